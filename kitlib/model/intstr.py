@@ -52,4 +52,4 @@ def scaled_value(value: IntOrStr | None, total: int, *, round_up: bool,
             pass
     pct = parse_percent(str(value), field=field)
     scaled = float(pct) * float(total) / 100.0
-    return int(math.ceil(scaled)) if round_up else int(math.floor(scaled))
+    return math.ceil(scaled) if round_up else math.floor(scaled)

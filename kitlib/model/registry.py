@@ -88,8 +88,12 @@ class ResourceType:
     scale: ScaleSpec | None = None
     #: False for kinds answered by a handler rather than the store (e.g. the clock).
     stored: bool = True
-    #: A create of an existing name is answered as the handler decides (virtual kinds).
-    create_only: bool = False
+    #: How ``metadata.name`` is validated: "subdomain", "label" (DNS-1123 label) or "path".
+    name_rule: str = "subdomain"
+    #: A create drops the body's ``status`` (kinds with a status subresource, except nodes).
+    create_drops_status: bool = True
+    #: An update without ``metadata.resourceVersion`` is allowed (built-ins); CRs need one.
+    unconditional_update: bool = True
 
     @property
     def key(self) -> str:
@@ -205,9 +209,9 @@ def builtin_registry() -> Registry:
     core = [
         ResourceType("", "v1", "Namespace", "namespaces", False, "namespace", ("ns",),
                      subresources=(_STATUS, Subresource("finalize", ("update",))),
-                     tracks_generation=False, selectable_fields=("status.phase",)),
+                     tracks_generation=False, name_rule="label", create_drops_status=False, selectable_fields=("status.phase",)),
         ResourceType("", "v1", "Node", "nodes", False, "node", ("no",),
-                     subresources=(_STATUS,), tracks_generation=False,
+                     subresources=(_STATUS,), tracks_generation=False, create_drops_status=False,
                      selectable_fields=("spec.unschedulable",)),
         ResourceType("", "v1", "Pod", "pods", True, "pod", ("po",), ("all",),
                      subresources=(
@@ -222,7 +226,7 @@ def builtin_registry() -> Registry:
                          "status.podIP", "status.nominatedNodeName",
                      )),
         ResourceType("", "v1", "Service", "services", True, "service", ("svc",), ("all",),
-                     subresources=(_STATUS,), tracks_generation=False),
+                     subresources=(_STATUS,), tracks_generation=False, name_rule="label"),
         ResourceType("", "v1", "Endpoints", "endpoints", True, "endpoints", ("ep",),
                      tracks_generation=False),
         ResourceType("", "v1", "ConfigMap", "configmaps", True, "configmap", ("cm",),

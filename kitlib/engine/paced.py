@@ -1,0 +1,88 @@
+"""Paced mode: the engine follows a wall clock at ``speed`` × real time.
+
+The wall clock is injected (the engine layer never reads real time itself): the
+API server passes ``time.monotonic``; tests pass a fake. The mapping is kept as
+an anchor ``(wall0, sim0)``: simulated target = ``sim0 + (wall - wall0) * speed``.
+Changing the speed or pausing re-anchors at the current instant, so simulated
+time never jumps.
+
+``pump`` runs every event due up to the target (bounded by ``max_events`` so a
+caller can stay responsive) and says how long, in wall seconds, it may sleep
+before the next event is due.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .loop import Engine
+
+__all__ = ["PacedClock", "PumpResult"]
+
+#: Upper bound for one sleep, so speed changes and new events are noticed quickly.
+MAX_IDLE = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class PumpResult:
+    events: int
+    idle: float  #: wall seconds until the next event is due (≤ MAX_IDLE), 0 if behind
+
+
+class PacedClock:
+    def __init__(self, engine: Engine, *, wall: Callable[[], float], speed: float = 20.0,
+                 paused: bool = False) -> None:
+        if speed <= 0:
+            raise ValueError(f"speed must be positive, got {speed}")
+        self.engine = engine
+        self._wall = wall
+        self._speed = float(speed)
+        self._paused = paused
+        self._anchor_wall = wall()
+        self._anchor_sim = engine.now
+
+    @property
+    def speed(self) -> float:
+        return self._speed
+
+    @speed.setter
+    def speed(self, value: float) -> None:
+        if value <= 0:
+            raise ValueError(f"speed must be positive, got {value}")
+        self._reanchor()
+        self._speed = float(value)
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def pause(self) -> None:
+        if not self._paused:
+            self._reanchor()
+            self._paused = True
+
+    def resume(self) -> None:
+        if self._paused:
+            self._paused = False
+            self._reanchor()
+
+    def target(self) -> float:
+        """The simulated time the engine should have reached by now."""
+        if self._paused:
+            return self._anchor_sim
+        return self._anchor_sim + (self._wall() - self._anchor_wall) * self._speed
+
+    def _reanchor(self) -> None:
+        self._anchor_sim = max(self.engine.now, self.target())
+        self._anchor_wall = self._wall()
+
+    def pump(self, *, max_events: int | None = 10_000) -> PumpResult:
+        target = self.target()
+        ran = self.engine.run(target, max_events=max_events)
+        if self.engine.now < target:
+            return PumpResult(ran, 0.0)  # behind: more events are due right away
+        nxt = self.engine.next_time()
+        if self._paused or nxt is None:
+            return PumpResult(ran, MAX_IDLE)
+        return PumpResult(ran, min(MAX_IDLE, max(0.0, (nxt - target) / self._speed)))

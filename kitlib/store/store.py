@@ -1,0 +1,780 @@
+"""The versioned object store behind the embedded API server.
+
+Contract
+--------
+* **One resourceVersion for everything.** Every write (create, update, status
+  update, delete, finalizer removal, garbage collection) increments one integer
+  and becomes exactly one watch event; lists report the RV they were served at.
+* **Every write passes through ``_commit``** — the single place where the
+  version is bumped, indexes are updated, the history grows, watchers and
+  subscribers are told, and (later) a durable log is appended.
+* **Optimistic concurrency.** An update or patch carrying a stale
+  ``metadata.resourceVersion`` fails with 409 ``Conflict``; an update without
+  one is unconditional for kinds that allow it (``ResourceType.unconditional_update``).
+* **Server-owned metadata.** ``uid``, ``creationTimestamp`` (simulated time),
+  ``resourceVersion``, ``generation`` and ``deletionTimestamp`` are set here;
+  what a client sends for them is ignored. ``generation`` starts at 1 and is
+  bumped when anything outside ``metadata``/``status`` changes (and when a
+  graceful deletion starts), for kinds that track it.
+* **Status subresource.** For kinds with one, writes to the main resource keep
+  the stored ``status`` and writes to ``/status`` change only ``status``.
+* **No-op writes are not writes.** An update that changes nothing returns the
+  stored object without a new RV or event.
+* **Deletion.** Objects with finalizers, or for which the kind's deletion
+  policy asks for a grace period, get ``deletionTimestamp`` and stay until the
+  last finalizer is removed / a delete with grace 0 arrives. Propagation
+  ``Background`` (default), ``Foreground`` and ``Orphan`` are implemented by the
+  garbage collector (``gc.py``) with the ``foregroundDeletion``/``orphan``
+  finalizers, as upstream.
+* **Watch** from any RV still in the bounded history; older RVs raise 410
+  ``Expired``. RV ``0``/unset starts with synthetic ``ADDED`` events.
+* **Shared, read-only objects.** Objects handed out by reads, watch events and
+  subscriptions are the stored objects themselves (no copy on the hot path):
+  callers must not mutate them (``deep_copy`` first). ``verify_integrity``
+  detects a violation by re-serializing objects whose JSON was cached.
+* **Admission.** Registered admission functions (defaulting, validation,
+  mutation — owned by ``kitlib.cluster``) run on every create and update, for API
+  clients and in-process controllers alike.
+
+Not implemented (by design, documented for users): server-side apply's managed
+fields and conflict detection, list pagination at a snapshot (a ``continue``
+page shows the current state after the last key, labelled with the first
+page's RV), ``resourceVersionMatch=Exact`` for lists of the past, RBAC, and
+multiple versions of a kind.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import orjson
+
+from kitlib.engine.loop import Engine
+from kitlib.model import errors
+from kitlib.model.objects import DEFAULT_EPOCH, format_time
+from kitlib.model.registry import Registry, ResourceType
+from kitlib.model.selectors import FieldSelector, LabelSelector
+from kitlib.model.validation import metadata_errors
+
+from .indexes import Indexes, ObjKey
+from .watch import History, Watcher, WatchEvent
+
+__all__ = [
+    "Admission",
+    "DeleteOptions",
+    "ListResult",
+    "Store",
+    "StoreSettings",
+    "deep_copy",
+]
+
+log = logging.getLogger(__name__)
+
+Op = Literal["CREATE", "UPDATE", "DELETE"]
+_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+_SERVER_META = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
+                "generation", "resourceVersion")
+
+
+def deep_copy(obj: Any) -> Any:
+    """A deep copy of a JSON-shaped value (several times faster than ``copy.deepcopy``)."""
+    return orjson.loads(orjson.dumps(obj))
+
+
+class Admission(Protocol):
+    """Defaults, validates or mutates an object before it is stored.
+
+    Returns the object to store (it may be the same dict, changed in place: the
+    store hands admission a private copy) or raises an ``ApiError``.
+    """
+
+    def __call__(self, op: Op, rt: ResourceType, obj: dict[str, Any],
+                 old: dict[str, Any] | None) -> dict[str, Any]: ...
+
+
+#: Decides a graceful deletion: returns the grace period in seconds, or None to delete now.
+DeletionPolicy = Callable[[dict[str, Any], "DeleteOptions"], "int | None"]
+Subscriber = Callable[[WatchEvent], None]
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSettings:
+    #: Watch events kept for replay; a watch from an older RV gets 410 Expired.
+    history_size: int = 100_000
+    #: Events a watcher may have buffered before it is closed as too slow.
+    watcher_buffer: int = 200_000
+    #: Keep a running digest of every committed event (determinism checks).
+    digest: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteOptions:
+    grace_period_seconds: int | None = None
+    propagation_policy: str | None = None
+    precondition_uid: str | None = None
+    precondition_rv: str | None = None
+    dry_run: bool = False
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any] | None, *, dry_run: bool = False) -> DeleteOptions:
+        body = body or {}
+        pre = body.get("preconditions") or {}
+        policy = body.get("propagationPolicy")
+        if body.get("orphanDependents") is True and policy is None:
+            policy = "Orphan"
+        grace = body.get("gracePeriodSeconds")
+        return cls(grace_period_seconds=None if grace is None else int(grace),
+                   propagation_policy=policy, precondition_uid=pre.get("uid"),
+                   precondition_rv=pre.get("resourceVersion"),
+                   dry_run=dry_run or bool(body.get("dryRun")))
+
+
+@dataclass(frozen=True, slots=True)
+class ListResult:
+    items: list[dict[str, Any]]
+    resource_version: int
+    continue_token: str = ""
+    remaining: int | None = None
+
+
+class _Table:
+    """One kind's objects: namespace → name → object."""
+
+    __slots__ = ("by_ns", "count")
+
+    def __init__(self) -> None:
+        self.by_ns: dict[str, dict[str, dict[str, Any]]] = {}
+        self.count = 0
+
+
+class Store:
+    def __init__(self, engine: Engine, registry: Registry, settings: StoreSettings | None = None,
+                 *, epoch: Any = DEFAULT_EPOCH) -> None:
+        self.engine = engine
+        self.registry = registry
+        self.settings = settings or StoreSettings()
+        self.epoch = epoch
+        self._rv = 0
+        self._tables: dict[str, _Table] = {}
+        self.indexes = Indexes()
+        self.history = History(self.settings.history_size)
+        self._watchers: dict[str, list[Watcher]] = {}
+        self._subscribers: dict[str, list[Subscriber]] = {}
+        self._admission: dict[str, list[Admission]] = {}
+        self._deletion_policy: dict[str, DeletionPolicy] = {}
+        self._names_rng = engine.rng_for("store.names")
+        self._uid_rng = engine.rng_for("store.uids")
+        self._digest = hashlib.blake2b(digest_size=16)
+        #: Called after every committed event of every kind (the garbage collector's feed).
+        self.hooks: list[Subscriber] = []
+
+    # -- configuration ------------------------------------------------------------------
+
+    def add_admission(self, rt_key: str, fn: Admission) -> None:
+        """Run ``fn`` on writes of ``rt_key`` (``"*"`` for every kind), in registration order."""
+        self._admission.setdefault(rt_key, []).append(fn)
+
+    def set_deletion_policy(self, rt_key: str, fn: DeletionPolicy) -> None:
+        self._deletion_policy[rt_key] = fn
+
+    def subscribe(self, rt_key: str, fn: Subscriber) -> None:
+        """Call ``fn(event)`` synchronously after every committed write of ``rt_key``."""
+        self._subscribers.setdefault(rt_key, []).append(fn)
+
+    # -- reads --------------------------------------------------------------------------
+
+    @property
+    def resource_version(self) -> int:
+        return self._rv
+
+    @property
+    def digest(self) -> str:
+        """A digest of every event committed so far: same seed + same calls ⇒ same digest."""
+        return self._digest.hexdigest()
+
+    def _table(self, rt_key: str) -> _Table:
+        table = self._tables.get(rt_key)
+        if table is None:
+            table = self._tables[rt_key] = _Table()
+        return table
+
+    def peek(self, rt_key: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """The stored object or None (shared and read-only)."""
+        ns_map = self._tables.get(rt_key)
+        if ns_map is None:
+            return None
+        names = ns_map.by_ns.get(namespace)
+        return None if names is None else names.get(name)
+
+    def get(self, rt_key: str, namespace: str, name: str) -> dict[str, Any]:
+        obj = self.peek(rt_key, namespace, name)
+        if obj is None:
+            raise errors.NotFound(f"{self.registry.get(rt_key).qualified(name)} not found",
+                                  details=self._details(rt_key, name))
+        return obj
+
+    def count(self, rt_key: str, namespace: str | None = None) -> int:
+        table = self._tables.get(rt_key)
+        if table is None:
+            return 0
+        if namespace is None:
+            return table.count
+        return len(table.by_ns.get(namespace, {}))
+
+    def iter_objects(self, rt_key: str, namespace: str | None = None) -> Iterator[dict[str, Any]]:
+        """Every stored object of a kind (unordered, shared and read-only)."""
+        table = self._tables.get(rt_key)
+        if table is None:
+            return
+        if namespace is not None:
+            yield from table.by_ns.get(namespace, {}).values()
+            return
+        for names in table.by_ns.values():
+            yield from names.values()
+
+    def by_owner(self, owner_uid: str) -> list[tuple[str, dict[str, Any]]]:
+        """``(kind key, object)`` for every object whose ownerReferences name ``owner_uid``."""
+        out = []
+        for rt_key, ns, name in sorted(self.indexes.dependents.get(owner_uid, ())):
+            obj = self.peek(rt_key, ns, name)
+            if obj is not None:
+                out.append((rt_key, obj))
+        return out
+
+    def by_uid(self, uid: str) -> tuple[str, dict[str, Any]] | None:
+        ref = self.indexes.uids.get(uid)
+        if ref is None:
+            return None
+        obj = self.peek(*ref)
+        return None if obj is None else (ref[0], obj)
+
+    def select(self, rt_key: str, *, namespace: str | None = None,
+               labels: LabelSelector | None = None,
+               fields: FieldSelector | None = None) -> list[dict[str, Any]]:
+        """Objects matching the selectors, sorted by (namespace, name), using indexes."""
+        labels = labels or LabelSelector()
+        fields = fields or FieldSelector()
+        if labels.matches_nothing:
+            return []
+        keys = self._candidate_keys(rt_key, namespace, labels, fields)
+        table = self._tables.get(rt_key)
+        if table is None:
+            return []
+        out = []
+        for ns, name in sorted(keys):
+            obj = table.by_ns.get(ns, {}).get(name)
+            if obj is None:
+                continue
+            meta = obj["metadata"]
+            if labels.requirements and not labels.matches(meta.get("labels")):
+                continue
+            if fields.requirements and not fields.matches(obj):
+                continue
+            out.append(obj)
+        return out
+
+    def _candidate_keys(self, rt_key: str, namespace: str | None, labels: LabelSelector,
+                        fields: FieldSelector) -> set[ObjKey] | list[ObjKey]:
+        best: set[ObjKey] | None = None
+        for key, value in labels.equalities():
+            hits = self.indexes.with_label(rt_key, key, value)
+            if best is None or len(hits) < len(best):
+                best = hits
+        for req in fields.requirements:
+            if not req.equal:
+                continue
+            hits_or_none = self.indexes.with_field(rt_key, req.field, req.value)
+            if hits_or_none is not None and (best is None or len(hits_or_none) < len(best)):
+                best = hits_or_none
+        if best is not None:
+            if namespace is None:
+                return best
+            return {k for k in best if k[0] == namespace}
+        table = self._tables.get(rt_key)
+        if table is None:
+            return []
+        if namespace is not None:
+            return [(namespace, name) for name in table.by_ns.get(namespace, {})]
+        return [(ns, name) for ns, names in table.by_ns.items() for name in names]
+
+    def list(self, rt_key: str, *, namespace: str | None = None,
+             labels: LabelSelector | None = None, fields: FieldSelector | None = None,
+             limit: int | None = None, continue_token: str | None = None) -> ListResult:
+        self._check_fields(rt_key, fields)
+        start_after: tuple[str, str] | None = None
+        list_rv = self._rv
+        if continue_token:
+            list_rv, start_after = _decode_continue(continue_token)
+            if not self.history.can_serve(list_rv, self._rv):
+                raise errors.Expired("The provided continue parameter is too old to display a "
+                                     "consistent list result. You can start a new list without "
+                                     "the continue parameter.")
+        items = self.select(rt_key, namespace=namespace, labels=labels, fields=fields)
+        if start_after is not None:
+            items = [o for o in items if _obj_key(o) > start_after]
+        if limit is None or limit <= 0 or len(items) <= limit:
+            return ListResult(items, list_rv)
+        page = items[:limit]
+        token = _encode_continue(list_rv, _obj_key(page[-1]))
+        return ListResult(page, list_rv, token, len(items) - limit)
+
+    def _check_fields(self, rt_key: str, fields: FieldSelector | None) -> None:
+        if fields is None:
+            return
+        rt = self.registry.get(rt_key)
+        for path in fields.fields():
+            if not rt.supports_field(path):
+                raise errors.BadRequest(f'field label not supported: {path} (fields selectable '
+                                        f'on {rt.key}: metadata.name, metadata.namespace'
+                                        + "".join(f", {f}" for f in rt.selectable_fields) + ")")
+
+    # -- writes -------------------------------------------------------------------------
+
+    def create(self, rt_key: str, obj: dict[str, Any], *, namespace: str | None = None,
+               dry_run: bool = False) -> dict[str, Any]:
+        rt = self.registry.get(rt_key)
+        new = self._prepare_create(rt, deep_copy(obj), namespace)
+        new = self._admit("CREATE", rt, new, None)
+        self._validate_meta(rt, new)
+        ns, name = new["metadata"].get("namespace", ""), new["metadata"]["name"]
+        if self.peek(rt.key, ns, name) is not None:
+            raise errors.AlreadyExists(f"{rt.qualified(name)} already exists",
+                                       details=self._details(rt.key, name))
+        self._check_namespace(rt, ns)
+        if dry_run:
+            return new
+        return self._commit(rt, (ns, name), new, None, "ADDED")
+
+    def _prepare_create(self, rt: ResourceType, obj: dict[str, Any],
+                        namespace: str | None) -> dict[str, Any]:
+        self._check_type(rt, obj)
+        meta = obj.get("metadata")
+        if not isinstance(meta, dict):
+            meta = obj["metadata"] = {}
+        for field in _SERVER_META:
+            meta.pop(field, None)
+        self._resolve_namespace(rt, meta, namespace)
+        if not meta.get("name") and meta.get("generateName"):
+            meta["name"] = self._generate_name(rt, str(meta["generateName"]),
+                                               meta.get("namespace", ""))
+        meta["uid"] = str(uuid.UUID(int=self._uid_rng.getrandbits(128), version=4))
+        meta["creationTimestamp"] = format_time(self.engine.now, self.epoch)
+        if rt.tracks_generation:
+            meta["generation"] = 1
+        if rt.has_status and rt.create_drops_status:
+            obj.pop("status", None)
+        return obj
+
+    def _check_type(self, rt: ResourceType, obj: dict[str, Any]) -> None:
+        if not isinstance(obj, dict):
+            raise errors.BadRequest(f"the body must be a JSON object describing a {rt.kind}")
+        api_version, kind = obj.get("apiVersion"), obj.get("kind")
+        if api_version is None and kind is None:
+            obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
+            return
+        if kind != rt.kind or api_version != rt.api_version:
+            raise errors.BadRequest(
+                f"the object has apiVersion {api_version!r} and kind {kind!r}, but this endpoint "
+                f"serves {rt.api_version} {rt.kind}: send it to the {kind or '?'} endpoint or fix "
+                "apiVersion/kind")
+
+    def _resolve_namespace(self, rt: ResourceType, meta: dict[str, Any],
+                           namespace: str | None) -> None:
+        if not rt.namespaced:
+            meta.pop("namespace", None)
+            return
+        body_ns = meta.get("namespace")
+        if namespace and body_ns and body_ns != namespace:
+            raise errors.BadRequest(
+                f"the namespace of the provided object ({body_ns}) does not match the namespace "
+                f"sent on the request ({namespace})")
+        meta["namespace"] = namespace or body_ns or "default"
+
+    def _generate_name(self, rt: ResourceType, prefix: str, namespace: str) -> str:
+        for _ in range(16):
+            suffix = "".join(self._names_rng.choice(_NAME_ALPHABET) for _ in range(5))
+            name = prefix[:58] + suffix
+            if self.peek(rt.key, namespace, name) is None:
+                return name
+        raise errors.AlreadyExists(f"could not generate a unique name for prefix {prefix!r}")
+
+    def _check_namespace(self, rt: ResourceType, namespace: str) -> None:
+        if not rt.namespaced:
+            return
+        ns_obj = self.peek("namespaces", "", namespace)
+        if ns_obj is None:
+            raise errors.NotFound(f'namespaces "{namespace}" not found: create it first '
+                                  f"(kubectl create namespace {namespace})",
+                                  details={"name": namespace, "kind": "namespaces"})
+        if ns_obj["metadata"].get("deletionTimestamp"):
+            raise errors.Forbidden(f"{rt.key} is forbidden: unable to create new content in "
+                                   f"namespace {namespace} because it is being terminated",
+                                   details={"name": namespace, "kind": rt.plural})
+
+    def _validate_meta(self, rt: ResourceType, obj: dict[str, Any]) -> None:
+        problems = metadata_errors(obj["metadata"], name_rule=rt.name_rule)
+        if problems:
+            name = obj["metadata"].get("name") or ""
+            raise errors.Invalid(f'{rt.kind}{"." + rt.group if rt.group else ""} "{name}" is '
+                                 f"invalid: {'; '.join(problems)}",
+                                 details={**self._details(rt.key, name),
+                                          "causes": [_cause(p) for p in problems]})
+
+    def _admit(self, op: Op, rt: ResourceType, obj: dict[str, Any],
+               old: dict[str, Any] | None) -> dict[str, Any]:
+        for fn in (*self._admission.get("*", ()), *self._admission.get(rt.key, ())):
+            obj = fn(op, rt, obj, old)
+        return obj
+
+    def update(self, rt_key: str, obj: dict[str, Any], *, namespace: str | None = None,
+               subresource: str | None = None, dry_run: bool = False) -> dict[str, Any]:
+        """Replace an object (PUT). ``subresource="status"`` writes only ``status``."""
+        rt = self.registry.get(rt_key)
+        body = deep_copy(obj)
+        self._check_type(rt, body)
+        meta = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+        name = str(meta.get("name") or "")
+        ns = (namespace or meta.get("namespace") or "default") if rt.namespaced else ""
+        old = self.get(rt.key, ns, name)
+        self._check_rv(rt, meta.get("resourceVersion"), old, name)
+        return self._replace(rt, old, body, subresource=subresource, dry_run=dry_run)
+
+    def _check_rv(self, rt: ResourceType, rv: Any, old: dict[str, Any], name: str) -> None:
+        if rv in (None, ""):
+            if not rt.unconditional_update:
+                raise errors.Invalid(f'{rt.kind}.{rt.group} "{name}" is invalid: '
+                                     "metadata.resourceVersion: Invalid value: 0x0: must be "
+                                     "specified for an update")
+            return
+        if str(rv) != old["metadata"]["resourceVersion"]:
+            raise errors.Conflict(f"Operation cannot be fulfilled on {rt.qualified(name)}: the "
+                                  "object has been modified; please apply your changes to the "
+                                  "latest version and try again",
+                                  details=self._details(rt.key, name))
+
+    def modify(self, rt_key: str, namespace: str, name: str,
+               change: Callable[[dict[str, Any]], dict[str, Any] | None], *,
+               subresource: str | None = None, dry_run: bool = False) -> dict[str, Any]:
+        """Apply ``change`` to a private copy of the current object and store the result.
+
+        The basis of every PATCH: ``change`` returns the patched object (or edits it
+        in place and returns None). A ``metadata.resourceVersion`` that the change
+        sets different from the current one is a precondition, as upstream.
+        """
+        rt = self.registry.get(rt_key)
+        old = self.get(rt.key, namespace if rt.namespaced else "", name)
+        draft = deep_copy(old)
+        changed = change(draft)
+        body = draft if changed is None else changed
+        if not isinstance(body, dict):
+            raise errors.BadRequest("the patched object is not a JSON object")
+        meta = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+        self._check_rv(rt, meta.get("resourceVersion"), old, name)
+        self._check_identity(rt, old, body)
+        return self._replace(rt, old, body, subresource=subresource, dry_run=dry_run)
+
+    def _check_identity(self, rt: ResourceType, old: dict[str, Any], body: dict[str, Any]) -> None:
+        meta = body.get("metadata") or {}
+        for field in ("name", "namespace"):
+            if meta.get(field, old["metadata"].get(field)) != old["metadata"].get(field):
+                raise errors.BadRequest(f"metadata.{field} cannot be changed by a patch "
+                                        f"(it is {old['metadata'].get(field)!r})")
+        if body.get("kind", rt.kind) != rt.kind:
+            raise errors.BadRequest(f"kind cannot be changed by a patch (it is {rt.kind})")
+
+    def _replace(self, rt: ResourceType, old: dict[str, Any], body: dict[str, Any], *,
+                 subresource: str | None, dry_run: bool) -> dict[str, Any]:
+        new = self._merge_server_fields(rt, old, body, subresource)
+        if subresource is None:
+            new = self._admit("UPDATE", rt, new, old)
+        self._validate_meta(rt, new)
+        self._check_finalizers(rt, old, new)
+        if rt.tracks_generation and _spec_changed(old, new):
+            new["metadata"]["generation"] = int(old["metadata"].get("generation") or 0) + 1
+        if _same(old, new):
+            return old
+        if dry_run:
+            return new
+        key = (new["metadata"].get("namespace", ""), new["metadata"]["name"])
+        if self._ready_to_remove(new):
+            return self._commit(rt, key, None, new, "DELETED")
+        return self._commit(rt, key, new, old, "MODIFIED")
+
+    def _merge_server_fields(self, rt: ResourceType, old: dict[str, Any], body: dict[str, Any],
+                             subresource: str | None) -> dict[str, Any]:
+        if subresource == "status":
+            new = dict(old)
+            new["metadata"] = dict(old["metadata"])
+            if "status" in body:
+                new["status"] = body["status"]
+            else:
+                new.pop("status", None)
+            return new
+        if subresource is not None:
+            raise errors.NotFound(f"{rt.key}/{subresource} cannot be written with an update")
+        new = body
+        meta = new.setdefault("metadata", {})
+        for field in _SERVER_META:
+            if field in old["metadata"]:
+                meta[field] = old["metadata"][field]
+            else:
+                meta.pop(field, None)
+        meta["name"] = old["metadata"]["name"]
+        if rt.namespaced:
+            meta["namespace"] = old["metadata"]["namespace"]
+        if rt.has_status:
+            if "status" in old:
+                new["status"] = old["status"]
+            else:
+                new.pop("status", None)
+        return new
+
+    def _check_finalizers(self, rt: ResourceType, old: dict[str, Any],
+                          new: dict[str, Any]) -> None:
+        if not old["metadata"].get("deletionTimestamp"):
+            return
+        added = set(new["metadata"].get("finalizers") or ()) - set(
+            old["metadata"].get("finalizers") or ())
+        if added:
+            raise errors.Invalid(f"{rt.qualified(old['metadata']['name'])} is invalid: "
+                                 f"metadata.finalizers: Forbidden: no new finalizers can be added "
+                                 f"if the object is being deleted, found new finalizers "
+                                 f"{sorted(added)}")
+
+    def _ready_to_remove(self, obj: dict[str, Any]) -> bool:
+        meta = obj["metadata"]
+        return bool(meta.get("deletionTimestamp")) and not meta.get("finalizers") and (
+            not meta.get("deletionGracePeriodSeconds"))
+
+    def delete(self, rt_key: str, namespace: str, name: str,
+               options: DeleteOptions | None = None) -> dict[str, Any]:
+        """Delete (or start deleting) an object; returns its last or current state."""
+        rt = self.registry.get(rt_key)
+        options = options or DeleteOptions()
+        old = self.get(rt.key, namespace if rt.namespaced else "", name)
+        self._check_preconditions(rt, old, options)
+        new = deep_copy(old)
+        meta = new["metadata"]
+        finalizers = list(meta.get("finalizers") or ())
+        policy = options.propagation_policy or "Background"
+        if policy not in ("Background", "Foreground", "Orphan"):
+            raise errors.Invalid(f"propagationPolicy: Unsupported value: {policy!r}: supported "
+                                 'values: "Orphan", "Background", "Foreground"')
+        extra = {"Foreground": "foregroundDeletion", "Orphan": "orphan"}.get(policy)
+        if extra and extra not in finalizers and self.by_owner(meta["uid"]):
+            finalizers.append(extra)
+        grace = self._grace(rt, old, options)
+        if not finalizers and not grace:
+            if options.dry_run:
+                return old
+            return self._commit(rt, _obj_key(old), None, old, "DELETED")
+        return self._start_graceful(rt, old, new, finalizers, grace, options)
+
+    def _grace(self, rt: ResourceType, old: dict[str, Any], options: DeleteOptions) -> int:
+        policy = self._deletion_policy.get(rt.key)
+        if policy is None:
+            return 0
+        return int(policy(old, options) or 0)
+
+    def _start_graceful(self, rt: ResourceType, old: dict[str, Any], new: dict[str, Any],
+                        finalizers: list[str], grace: int,
+                        options: DeleteOptions) -> dict[str, Any]:
+        meta = new["metadata"]
+        current = meta.get("deletionGracePeriodSeconds")
+        unchanged = finalizers == list(meta.get("finalizers") or ())
+        if meta.get("deletionTimestamp") and (current is None or grace >= current) and unchanged:
+            return old  # already being deleted at least as fast
+        if finalizers:
+            meta["finalizers"] = finalizers
+        if not meta.get("deletionTimestamp") or (current is not None and grace < current):
+            meta["deletionTimestamp"] = format_time(self.engine.now + grace, self.epoch)
+            meta["deletionGracePeriodSeconds"] = grace
+            if rt.tracks_generation:
+                meta["generation"] = int(meta.get("generation") or 0) + 1
+        if options.dry_run:
+            return new
+        if self._ready_to_remove(new):
+            return self._commit(rt, _obj_key(new), None, new, "DELETED")
+        return self._commit(rt, _obj_key(new), new, old, "MODIFIED")
+
+    def _check_preconditions(self, rt: ResourceType, old: dict[str, Any],
+                             options: DeleteOptions) -> None:
+        meta = old["metadata"]
+        if options.precondition_uid and options.precondition_uid != meta["uid"]:
+            raise errors.Conflict(
+                f"Operation cannot be fulfilled on {rt.qualified(meta['name'])}: Precondition "
+                f"failed: UID in precondition: {options.precondition_uid}, UID in object meta: "
+                f"{meta['uid']}", details=self._details(rt.key, meta["name"]))
+        if options.precondition_rv and options.precondition_rv != meta["resourceVersion"]:
+            raise errors.Conflict(
+                f"Operation cannot be fulfilled on {rt.qualified(meta['name'])}: Precondition "
+                f"failed: ResourceVersion in precondition: {options.precondition_rv}, "
+                f"ResourceVersion in object meta: {meta['resourceVersion']}",
+                details=self._details(rt.key, meta["name"]))
+
+    # -- the single write path ----------------------------------------------------------
+
+    def _commit(self, rt: ResourceType, key: ObjKey, new: dict[str, Any] | None,
+                prev: dict[str, Any] | None, event_type: str) -> dict[str, Any]:
+        self._rv += 1
+        table = self._table(rt.key)
+        if event_type == "DELETED":
+            assert prev is not None
+            obj = dict(prev)
+            obj["metadata"] = {**prev["metadata"], "resourceVersion": str(self._rv)}
+            old_stored = self.peek(rt.key, *key)
+            names = table.by_ns.get(key[0], {})
+            if names.pop(key[1], None) is not None:
+                table.count -= 1
+            if not names:
+                table.by_ns.pop(key[0], None)
+            self.indexes.update(rt.key, key, old_stored, None)
+            prev = old_stored
+        else:
+            assert new is not None
+            obj = new
+            obj["metadata"]["resourceVersion"] = str(self._rv)
+            names = table.by_ns.setdefault(key[0], {})
+            if key[1] not in names:
+                table.count += 1
+            names[key[1]] = obj
+            self.indexes.update(rt.key, key, prev, obj)
+        event = WatchEvent(self._rv, event_type, rt.key, obj, prev)
+        self._publish(event)
+        return obj
+
+    def _publish(self, event: WatchEvent) -> None:
+        self.history.append(event)
+        if self.settings.digest:
+            self._digest.update(b"%d %s %s " % (event.rv, event.type.encode(),
+                                                event.rt_key.encode()))
+            self._digest.update(event.raw)
+        for watcher in self._watchers.get(event.rt_key, ()):
+            watcher.offer(event)
+        for fn in self._subscribers.get(event.rt_key, ()):
+            fn(event)
+        for hook in self.hooks:
+            hook(event)
+
+    # -- watch --------------------------------------------------------------------------
+
+    def watch(self, rt_key: str, *, namespace: str | None = None,
+              labels: LabelSelector | None = None, fields: FieldSelector | None = None,
+              resource_version: str | None = None) -> Watcher:
+        """Start a watch. RV unset/"0": ADDED for every current object, then changes;
+        RV n: every change after n (410 ``Expired`` if n is no longer in the history)."""
+        self._check_fields(rt_key, fields)
+        rt = self.registry.get(rt_key)
+        watcher = Watcher(rt.key, namespace=namespace, labels=labels, fields=fields,
+                          max_buffer=self.settings.watcher_buffer)
+        if resource_version in (None, "", "0"):
+            for obj in self.select(rt.key, namespace=namespace, labels=labels, fields=fields):
+                watcher.push_initial(WatchEvent(int(obj["metadata"]["resourceVersion"]),
+                                                "ADDED", rt.key, obj, None))
+        else:
+            self._replay(watcher, _parse_rv(resource_version))
+        self._watchers.setdefault(rt.key, []).append(watcher)
+        watcher._on_close = self._forget_watcher
+        return watcher
+
+    def _replay(self, watcher: Watcher, rv: int) -> None:
+        if rv > self._rv:
+            raise errors.Timeout(f"Too large resource version: {rv}, current: {self._rv}",
+                                 retry_after=1)
+        if not self.history.can_serve(rv, self._rv):
+            oldest = (self.history.oldest_rv or self._rv + 1) - 1
+            raise errors.Expired(f"too old resource version: {rv} ({oldest})")
+        for event in self.history.since(rv, watcher.rt_key):
+            watcher.offer(event)
+
+    def _forget_watcher(self, watcher: Watcher) -> None:
+        watchers = self._watchers.get(watcher.rt_key, [])
+        if watcher in watchers:
+            watchers.remove(watcher)
+
+    def watcher_count(self) -> int:
+        return sum(len(w) for w in self._watchers.values())
+
+    # -- checks -------------------------------------------------------------------------
+
+    def verify_integrity(self) -> list[str]:
+        """Objects whose content changed after being stored (someone mutated a shared object)."""
+        bad = []
+        for event in self.history.since(-1):
+            if event._raw is None or event.type == "DELETED":
+                continue
+            stored = self.peek(event.rt_key, event.namespace, event.obj["metadata"]["name"])
+            if stored is event.obj and orjson.dumps(stored) != event._raw:
+                bad.append(f"{event.rt_key} {event.namespace}/{event.obj['metadata']['name']}")
+        return bad
+
+    def _details(self, rt_key: str, name: str) -> dict[str, Any]:
+        rt = self.registry.get(rt_key)
+        details: dict[str, Any] = {"name": name, "kind": rt.plural}
+        if rt.group:
+            details["group"] = rt.group
+        return details
+
+
+def _obj_key(obj: dict[str, Any]) -> tuple[str, str]:
+    meta = obj["metadata"]
+    return meta.get("namespace", ""), meta["name"]
+
+
+def _parse_rv(value: str) -> int:
+    try:
+        rv = int(value)
+    except (TypeError, ValueError):
+        raise errors.BadRequest(f"invalid resource version {value!r}: resourceVersion is an "
+                                "integer this server handed out") from None
+    if rv < 0:
+        raise errors.BadRequest(f"invalid resource version {value!r}: must not be negative")
+    return rv
+
+
+def _encode_continue(rv: int, after: tuple[str, str]) -> str:
+    raw = orjson.dumps({"rv": rv, "ns": after[0], "name": after[1]})
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_continue(token: str) -> tuple[int, tuple[str, str]]:
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        data = orjson.loads(base64.urlsafe_b64decode(padded))
+        return int(data["rv"]), (str(data["ns"]), str(data["name"]))
+    except Exception:
+        raise errors.BadRequest("invalid continue token: pass the metadata.continue value of "
+                                "the previous page unchanged") from None
+
+
+def _spec_changed(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    skip = ("metadata", "status", "apiVersion", "kind")
+    keys = (set(old) | set(new)) - set(skip)
+    return any(old.get(k) != new.get(k) for k in keys)
+
+
+def _same(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    if old.keys() != new.keys():
+        return False
+    for key, value in new.items():
+        if key == "metadata":
+            a = {k: v for k, v in old["metadata"].items() if k != "resourceVersion"}
+            b = {k: v for k, v in value.items() if k != "resourceVersion"}
+            if a != b:
+                return False
+        elif old[key] != value:
+            return False
+    return True
+
+
+def _cause(problem: str) -> dict[str, str]:
+    field, _, message = problem.partition(": ")
+    reason = "FieldValueRequired" if message.startswith("Required") else "FieldValueInvalid"
+    return {"reason": reason, "message": message, "field": field}
+

@@ -1,0 +1,165 @@
+"""Watch events, the bounded history they are replayed from, and watchers.
+
+Every committed write is one ``WatchEvent`` with a resourceVersion one higher
+than the previous write's, so the history is a contiguous run of RVs and "can
+this watch start at RV n?" is a comparison with the oldest kept event.
+
+A ``Watcher`` is filtered at emit time (namespace, label and field selectors,
+as the real watch cache does): an object that starts matching is sent as
+``ADDED``, one that stops matching as ``DELETED``. Events are buffered in the
+watcher and handed out by ``drain``; the buffer is bounded, and a watcher that
+falls too far behind is closed (its client re-watches from the last RV it saw,
+as with a real API server).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from kitlib.model.selectors import FieldSelector, LabelSelector
+
+__all__ = ["History", "WatchEvent", "Watcher"]
+
+
+class WatchEvent:
+    """One committed write. ``obj`` is the stored (shared, read-only) object."""
+
+    __slots__ = ("_raw", "obj", "prev", "rt_key", "rv", "type")
+
+    def __init__(self, rv: int, type_: str, rt_key: str, obj: dict[str, Any],
+                 prev: dict[str, Any] | None) -> None:
+        self.rv = rv
+        self.type = type_
+        self.rt_key = rt_key
+        self.obj = obj
+        self.prev = prev
+        self._raw: bytes | None = None
+
+    @property
+    def raw(self) -> bytes:
+        """The object as JSON, serialized once and shared by every watcher."""
+        if self._raw is None:
+            self._raw = orjson.dumps(self.obj)
+        return self._raw
+
+    @property
+    def namespace(self) -> str:
+        return str(self.obj.get("metadata", {}).get("namespace") or "")
+
+    def __repr__(self) -> str:
+        meta = self.obj.get("metadata", {})
+        return f"<{self.type} {self.rt_key} {meta.get('namespace', '')}/{meta.get('name')} rv={self.rv}>"
+
+
+class History:
+    """The last ``capacity`` events, addressable by resourceVersion."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = max(1, capacity)
+        self._events: list[WatchEvent] = []
+        self._start = 0  # index of the oldest kept event (trimmed lazily)
+
+    def append(self, event: WatchEvent) -> None:
+        self._events.append(event)
+        if len(self._events) - self._start > self.capacity:
+            self._start += 1
+            if self._start >= self.capacity:  # compact in amortized O(1)
+                del self._events[: self._start]
+                self._start = 0
+
+    @property
+    def oldest_rv(self) -> int | None:
+        return self._events[self._start].rv if len(self._events) > self._start else None
+
+    def can_serve(self, rv: int, current: int) -> bool:
+        """True if every event after ``rv`` is still kept."""
+        oldest = self.oldest_rv
+        if oldest is None:
+            return rv >= current
+        return rv >= oldest - 1
+
+    def since(self, rv: int, rt_key: str | None = None) -> list[WatchEvent]:
+        start = bisect.bisect_right(self._events, rv, lo=self._start, key=lambda e: e.rv)
+        events = self._events[start:]
+        return events if rt_key is None else [e for e in events if e.rt_key == rt_key]
+
+    def __len__(self) -> int:
+        return len(self._events) - self._start
+
+
+class Watcher:
+    """A filtered subscription to one kind's events."""
+
+    def __init__(self, rt_key: str, *, namespace: str | None = None,
+                 labels: LabelSelector | None = None, fields: FieldSelector | None = None,
+                 max_buffer: int = 200_000) -> None:
+        self.rt_key = rt_key
+        self.namespace = namespace or None
+        self.labels = labels or LabelSelector()
+        self.fields = fields or FieldSelector()
+        self.max_buffer = max_buffer
+        self.buffer: deque[tuple[str, WatchEvent]] = deque()
+        self.closed = False
+        self.close_reason = ""
+        #: Called (with no arguments) when events arrive; the API server wakes its stream.
+        self.notify: Callable[[], None] | None = None
+        self._on_close: Callable[[Watcher], None] | None = None
+
+    def matches(self, obj: dict[str, Any] | None) -> bool:
+        if obj is None:
+            return False
+        meta = obj.get("metadata") or {}
+        if self.namespace is not None and meta.get("namespace") != self.namespace:
+            return False
+        if not self.labels.is_everything and not self.labels.matches(meta.get("labels")):
+            return False
+        return self.fields.is_everything or self.fields.matches(obj)
+
+    def offer(self, event: WatchEvent) -> None:
+        """Deliver ``event`` if it concerns this watcher (selector transitions included)."""
+        if self.closed:
+            return
+        now = self.matches(event.obj) if event.type != "DELETED" else False
+        before = self.matches(event.prev) if event.prev is not None else False
+        if event.type == "DELETED":
+            kind = "DELETED" if self.matches(event.obj) else None
+        elif now:
+            kind = "MODIFIED" if before else "ADDED"
+        else:
+            kind = "DELETED" if before else None
+        if kind is not None:
+            self._push(kind, event)
+
+    def push_initial(self, event: WatchEvent) -> None:
+        self._push("ADDED", event)
+
+    def _push(self, kind: str, event: WatchEvent) -> None:
+        if len(self.buffer) >= self.max_buffer:
+            self.close("watcher fell too far behind; re-watch from the last resourceVersion seen")
+            return
+        self.buffer.append((kind, event))
+        if self.notify is not None:
+            self.notify()
+
+    def drain(self, limit: int | None = None) -> list[tuple[str, WatchEvent]]:
+        """Take buffered events (oldest first)."""
+        if limit is None or limit >= len(self.buffer):
+            items = list(self.buffer)
+            self.buffer.clear()
+            return items
+        return [self.buffer.popleft() for _ in range(limit)]
+
+    def close(self, reason: str = "") -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.close_reason = reason
+        if self._on_close is not None:
+            self._on_close(self)
+        if self.notify is not None:
+            self.notify()
