@@ -485,24 +485,33 @@ _CONVERTERS: dict[str, Callable[[bytes], Any]] = {
 
 
 def _convert(type_: str, wire: int, value: int | bytes) -> Any:
-    """Decode one value of ``type_``; ``None`` means "leave it out"."""
-    expected = _VARINT if type_ in _VARINT_TYPES else _LEN
-    if wire != expected:
-        raise _corrupt(f"wire type {wire} where {type_} expects {expected}")
-    if type_ in _SCALARS:
+    """Decode one value of ``type_``; ``None`` means "leave it out".
+
+    Numbers are always single varints: no schema here has a repeated numeric field, so
+    packed encoding never applies.
+    """
+    if type_ in _VARINT_TYPES:
+        if not isinstance(value, int) or wire != _VARINT:
+            raise _corrupt(f"wire type {wire} where {type_} expects {_VARINT}")
         return _scalar(type_, value)
-    assert isinstance(value, bytes)
+    payload = _payload(type_, wire, value)
+    if type_ in _SCALARS:
+        return _scalar(type_, payload)
     if type_ in _CONVERTERS:
-        return _CONVERTERS[type_](value)
-    return _decode_message(value, type_)
+        return _CONVERTERS[type_](payload)
+    return _decode_message(payload, type_)
+
+
+def _payload(what: str, wire: int, value: int | bytes) -> bytes:
+    """The bytes of a length-delimited value, or 415 if the wire says otherwise."""
+    if not isinstance(value, bytes) or wire != _LEN:
+        raise _corrupt(f"wire type {wire} where {what} expects {_LEN}")
+    return value
 
 
 def _map_entry(field: Field, wire: int, value: int | bytes) -> tuple[str, Any]:
-    if wire != _LEN:
-        raise _corrupt(f"map entry for {field.name} is not length-delimited")
-    assert isinstance(value, bytes)
     key, item = "", None
-    for number, entry_wire, entry_value in _iter_fields(value):
+    for number, entry_wire, entry_value in _iter_fields(_payload(field.name, wire, value)):
         if number == 1:
             key = _convert("string", entry_wire, entry_value)
         elif number == 2:

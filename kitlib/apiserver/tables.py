@@ -13,6 +13,12 @@ itself unless asked for them. Any other kind is printed from its
 ``ResourceType.printer_columns`` (simple JSONPaths, as CRD
 ``additionalPrinterColumns``) followed by ``Age``, or as ``Name, Age``.
 
+Name is the first column everywhere except for core v1 Events, where, as
+upstream, it is the last one and only shown with ``-o wide``. Where this
+deliberately differs from a CRD Table: a ``[*]`` path shows all its values
+joined with ``,`` (upstream shows only the first), and ``Age`` is appended
+unless a column already reads ``.metadata.creationTimestamp``.
+
 Content negotiation and watch framing are the route handlers' business; this
 module is pure (``now`` is the simulated clock, in seconds since the epoch).
 """
@@ -803,6 +809,9 @@ def _custom_cell(col: PrinterColumn, obj: dict[str, Any], now: float) -> Any:
     return _typed_cell(col.type, values[0], now)
 
 
+_CRD_COLUMN = "Custom resource definition column (in JSONPath format):"
+
+
 def _has_age(rt: ResourceType) -> bool:
     return any(c.json_path.strip().strip("{}").removeprefix("$") == ".metadata.creationTimestamp"
                for c in rt.printer_columns)
@@ -811,7 +820,7 @@ def _has_age(rt: ResourceType) -> bool:
 def _custom_columns(rt: ResourceType) -> tuple[_Col, ...]:
     cols = [_NAME]
     for c in rt.printer_columns:
-        desc = c.description or f"Custom resource definition column (in JSONPath format): {c.json_path}"
+        desc = c.description or f"{_CRD_COLUMN} {c.json_path}"
         cols.append(_Col(c.name, c.type, desc, c.priority, c.format))
     if not _has_age(rt):
         cols.append(_AGE._replace(type="date"))

@@ -67,6 +67,11 @@ class PacedClock:
             self._paused = False
             self._reanchor()
 
+    def sync(self) -> None:
+        """Re-anchor at the engine's current time (after time was moved by hand)."""
+        self._anchor_sim = self.engine.now
+        self._anchor_wall = self._wall()
+
     def target(self) -> float:
         """The simulated time the engine should have reached by now."""
         if self._paused:

@@ -95,6 +95,9 @@ def json_patch(original: Any, ops: Any) -> Any:
 
 
 def _apply_operation(document: Any, index: int, op: Any) -> Any:
+    if not isinstance(op, dict):
+        reason = 'malformed operation: it must be an object with "op" and "path" members'
+        raise BadRequest(_op_failure(index, op, reason))
     try:
         patch = jsonpatch.JsonPatch([op])
     except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as exc:

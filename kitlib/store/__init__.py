@@ -3,7 +3,7 @@
 from kitlib.store.gc import GarbageCollector
 from kitlib.store.indexes import Indexes
 from kitlib.store.store import DeleteOptions, ListResult, Store, StoreSettings, deep_copy
-from kitlib.store.watch import History, WatchEvent, Watcher
+from kitlib.store.watch import History, Watcher, WatchEvent
 
 __all__ = [
     "DeleteOptions",

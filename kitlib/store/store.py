@@ -171,6 +171,7 @@ class Store:
         self._names_rng = engine.rng_for("store.names")
         self._uid_rng = engine.rng_for("store.uids")
         self._digest = hashlib.blake2b(digest_size=16)
+        self._latest: dict[tuple[str, str, str], WatchEvent] = {}
         #: Called after every committed event of every kind (the garbage collector's feed).
         self.hooks: list[Subscriber] = []
 
@@ -218,6 +219,14 @@ class Store:
             raise errors.NotFound(f"{self.registry.get(rt_key).qualified(name)} not found",
                                   details=self._details(rt_key, name))
         return obj
+
+    def raw(self, rt_key: str, obj: dict[str, Any]) -> bytes:
+        """``obj`` (a stored object) as JSON bytes, serialized at most once per version."""
+        meta = obj["metadata"]
+        event = self._latest.get((rt_key, meta.get("namespace", ""), meta["name"]))
+        if event is not None and event.obj is obj:
+            return event.raw
+        return orjson.dumps(obj)
 
     def count(self, rt_key: str, namespace: str | None = None) -> int:
         table = self._tables.get(rt_key)
@@ -460,12 +469,16 @@ class Store:
 
     def modify(self, rt_key: str, namespace: str, name: str,
                change: Callable[[dict[str, Any]], dict[str, Any] | None], *,
-               subresource: str | None = None, dry_run: bool = False) -> dict[str, Any]:
+               subresource: str | None = None, dry_run: bool = False,
+               admit: bool = True) -> dict[str, Any]:
         """Apply ``change`` to a private copy of the current object and store the result.
 
         The basis of every PATCH: ``change`` returns the patched object (or edits it
         in place and returns None). A ``metadata.resourceVersion`` that the change
         sets different from the current one is a precondition, as upstream.
+        ``admit=False`` is for trusted in-cluster writes that the API forbids to
+        users (the scheduler's binding of ``spec.nodeName``); ``subresource="*"``
+        writes spec and status at once (the binding subresource does both).
         """
         rt = self.registry.get(rt_key)
         old = self.get(rt.key, namespace if rt.namespaced else "", name)
@@ -477,7 +490,8 @@ class Store:
         meta = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
         self._check_rv(rt, meta.get("resourceVersion"), old, name)
         self._check_identity(rt, old, body)
-        return self._replace(rt, old, body, subresource=subresource, dry_run=dry_run)
+        return self._replace(rt, old, body, subresource=subresource, dry_run=dry_run,
+                             admit=admit)
 
     def _check_identity(self, rt: ResourceType, old: dict[str, Any], body: dict[str, Any]) -> None:
         meta = body.get("metadata") or {}
@@ -489,9 +503,9 @@ class Store:
             raise errors.BadRequest(f"kind cannot be changed by a patch (it is {rt.kind})")
 
     def _replace(self, rt: ResourceType, old: dict[str, Any], body: dict[str, Any], *,
-                 subresource: str | None, dry_run: bool) -> dict[str, Any]:
+                 subresource: str | None, dry_run: bool, admit: bool = True) -> dict[str, Any]:
         new = self._merge_server_fields(rt, old, body, subresource)
-        if subresource is None:
+        if subresource in (None, "*") and admit:
             new = self._admit("UPDATE", rt, new, old)
         self._validate_meta(rt, new)
         self._check_finalizers(rt, old, new)
@@ -516,7 +530,7 @@ class Store:
             else:
                 new.pop("status", None)
             return new
-        if subresource is not None:
+        if subresource not in (None, "*"):
             raise errors.NotFound(f"{rt.key}/{subresource} cannot be written with an update")
         new = body
         meta = new.setdefault("metadata", {})
@@ -528,7 +542,7 @@ class Store:
         meta["name"] = old["metadata"]["name"]
         if rt.namespaced:
             meta["namespace"] = old["metadata"]["namespace"]
-        if rt.has_status:
+        if rt.has_status and subresource is None:
             if "status" in old:
                 new["status"] = old["status"]
             else:
@@ -646,6 +660,10 @@ class Store:
             names[key[1]] = obj
             self.indexes.update(rt.key, key, prev, obj)
         event = WatchEvent(self._rv, event_type, rt.key, obj, prev)
+        if event_type == "DELETED":
+            self._latest.pop((rt.key, *key), None)
+        else:
+            self._latest[(rt.key, *key)] = event
         self._publish(event)
         return obj
 

@@ -1,0 +1,171 @@
+"""Running the embedded API server: uvicorn over HTTPS on loopback, plus the clock.
+
+``EmbeddedServer`` binds ``127.0.0.1`` (loopback only; anything else is refused),
+makes fresh TLS material and a random token, serves ``ApiServerApp`` with
+uvicorn on the current asyncio loop, paces the engine in paced mode, and writes
+the kubeconfig once it is listening (so a file on disk means "ready").
+
+``serve(options)`` is what ``kitlib serve`` runs: it blocks until SIGINT or
+SIGTERM (or, with ``exit_with_stdin``, until its parent closes our stdin — how
+``kitlib.connect()`` makes sure no server outlives its kernel), then shuts
+down cleanly and removes its TLS directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import shutil
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import uvicorn
+
+from kitlib.apiserver.app import ApiServerApp
+from kitlib.apiserver.simapi import SimClock
+from kitlib.apiserver.tls import TlsMaterial, make_tls, new_token, write_kubeconfig
+from kitlib.cluster.embedded import ClusterSettings, EmbeddedCluster
+
+__all__ = ["EmbeddedServer", "ServeOptions", "serve"]
+
+log = logging.getLogger("kitlib.serve")
+
+
+@dataclass
+class ServeOptions:
+    host: str = "127.0.0.1"
+    port: int = 0
+    kubeconfig: Path | None = None
+    mode: str = "stepped"
+    speed: float = 20.0
+    seed: int = 0
+    #: Serve plain HTTP (tests of the HTTP layer only; kubectl sends no token over HTTP).
+    insecure_http: bool = False
+    token: str | None = None
+    exit_with_stdin: bool = False
+    cluster_settings: ClusterSettings | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def _check_loopback(host: str) -> None:
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback:
+        raise ValueError(f"the embedded API server listens on loopback only (127.0.0.1), "
+                         f"not on {host!r}")
+
+
+class EmbeddedServer:
+    def __init__(self, options: ServeOptions, cluster: EmbeddedCluster | None = None) -> None:
+        _check_loopback(options.host)
+        self.options = options
+        settings = options.cluster_settings or ClusterSettings(seed=options.seed)
+        self.cluster = cluster or EmbeddedCluster(settings)
+        self.token = options.token or new_token()
+        self.tls: TlsMaterial | None = None if options.insecure_http else make_tls()
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.socket.bind((options.host, options.port))
+        self.port = self.socket.getsockname()[1]
+        self._uvicorn: uvicorn.Server | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.clock: SimClock | None = None
+        self.app: ApiServerApp | None = None
+
+    @property
+    def url(self) -> str:
+        scheme = "http" if self.tls is None else "https"
+        return f"{scheme}://{self.options.host}:{self.port}"
+
+    async def start(self) -> None:
+        self.clock = SimClock.create(self.cluster, mode=self.options.mode,
+                                     speed=self.options.speed, wall=time.monotonic)
+        self.app = ApiServerApp(self.cluster, self.clock, token=self.token)
+        config = uvicorn.Config(
+            self.app, log_level="warning", access_log=False, lifespan="off",
+            ssl_certfile=str(self.tls.cert_file) if self.tls else None,
+            ssl_keyfile=str(self.tls.key_file) if self.tls else None,
+            timeout_keep_alive=30, timeout_graceful_shutdown=2)
+        self._uvicorn = uvicorn.Server(config)
+        self._uvicorn.config.setup_event_loop = lambda: None  # type: ignore[method-assign]
+        self._tasks.append(asyncio.create_task(self._uvicorn.serve(sockets=[self.socket])))
+        self._tasks.append(asyncio.create_task(self._pace()))
+        while not self._uvicorn.started:
+            if self._tasks[0].done():
+                self._tasks[0].result()  # surface the startup error
+            await asyncio.sleep(0.01)
+        if self.options.kubeconfig is not None:
+            write_kubeconfig(self.options.kubeconfig, server=self.url, token=self.token,
+                             ca_pem=self.tls.ca_pem if self.tls else None)
+
+    async def _pace(self) -> None:
+        assert self.clock is not None
+        while True:
+            if self.clock.running:
+                result = self.clock.paced.pump(max_events=5_000)
+                await asyncio.sleep(result.idle)
+            else:
+                await asyncio.sleep(0.1)
+
+    async def wait(self) -> None:
+        """Return when the server stops (signal, ``stop()``, or an error)."""
+        await self._tasks[0]
+
+    def request_stop(self) -> None:
+        if self._uvicorn is not None:
+            self._uvicorn.should_exit = True
+
+    async def stop(self) -> None:
+        self.request_stop()
+        for task in self._tasks[1:]:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.close()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.socket.close()
+        if self.tls is not None:
+            shutil.rmtree(self.tls.directory, ignore_errors=True)
+
+
+async def _serve(options: ServeOptions) -> int:
+    server = EmbeddedServer(options)
+    await server.start()
+    mode = options.mode if options.mode == "stepped" else f"paced at {options.speed:g}x"
+    log.warning("kitlib: embedded cluster (seed %d, %s) serving on %s%s", options.seed, mode,
+                server.url, f"; kubeconfig: {options.kubeconfig}" if options.kubeconfig else "")
+    if options.exit_with_stdin:
+        _exit_when_stdin_closes(asyncio.get_running_loop(), server)
+    try:
+        await server.wait()
+    finally:
+        await server.stop()
+    log.warning("kitlib: embedded cluster stopped")
+    return 0
+
+
+def _exit_when_stdin_closes(loop: asyncio.AbstractEventLoop, server: EmbeddedServer) -> None:
+    def watch() -> None:
+        with contextlib.suppress(Exception):
+            while sys.stdin.buffer.read(1024):
+                pass
+        loop.call_soon_threadsafe(server.request_stop)
+
+    threading.Thread(target=watch, name="kitlib-parent-watch", daemon=True).start()
+
+
+def serve(options: ServeOptions) -> int:
+    """Run until SIGINT/SIGTERM (uvicorn handles both and shuts down gracefully)."""
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    return asyncio.run(_serve(options))

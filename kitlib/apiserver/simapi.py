@@ -1,0 +1,167 @@
+"""The embedded-only API group ``sim.kitlib.io/v1alpha1``: the simulated clock.
+
+Two kinds, both answered by this module rather than stored:
+
+* ``Clock`` (cluster-scoped singleton named ``cluster``): ``GET`` shows the
+  simulated time, mode, speed and event counters; ``PATCH``/``PUT`` change
+  ``spec.mode`` (``stepped``/``paced``), ``spec.speed`` and ``spec.paused``.
+* ``ClockAdvance`` (create-only, like a review object): ``POST`` with
+  ``spec.seconds`` advances the stepped (or paused) clock and answers once every
+  event up to the new time has run; its ``status`` says from when to when and
+  how many events ran.
+
+Documented for users in ``docs/embedded-api.md``. A real cluster answers 404
+for this group, which is how ``kitlib.connect`` tells the two apart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from kitlib.cluster.embedded import EmbeddedCluster
+from kitlib.engine.paced import PacedClock
+from kitlib.model import errors, patch
+from kitlib.model.objects import format_time
+from kitlib.model.registry import PrinterColumn, ResourceType
+
+__all__ = ["CLOCK", "CLOCK_ADVANCE", "SIM_GROUP", "SimClock", "sim_kinds"]
+
+SIM_GROUP, SIM_VERSION = "sim.kitlib.io", "v1alpha1"
+CLOCK_NAME = "cluster"
+#: The longest single advance accepted (a guard against typos such as 3e9).
+MAX_ADVANCE = 366 * 24 * 3600.0
+
+CLOCK = ResourceType(
+    SIM_GROUP, SIM_VERSION, "Clock", "clocks", False, "clock",
+    verbs=("get", "list", "patch", "update"), stored=False, strategic_merge=False,
+    printer_columns=(
+        PrinterColumn("Now", ".status.now"), PrinterColumn("Seconds", ".status.seconds", "number"),
+        PrinterColumn("Mode", ".spec.mode"), PrinterColumn("Speed", ".spec.speed", "number"),
+        PrinterColumn("Paused", ".spec.paused", "boolean"),
+        PrinterColumn("Events", ".status.eventsProcessed", "integer"),
+    ))
+CLOCK_ADVANCE = ResourceType(
+    SIM_GROUP, SIM_VERSION, "ClockAdvance", "clockadvances", False, "clockadvance",
+    verbs=("create",), stored=False, strategic_merge=False)
+
+
+def sim_kinds() -> tuple[ResourceType, ...]:
+    return CLOCK, CLOCK_ADVANCE
+
+
+@dataclass
+class SimClock:
+    """The clock as the API server runs it: stepped, or paced against the wall clock."""
+
+    cluster: EmbeddedCluster
+    mode: str
+    paced: PacedClock
+    lock: asyncio.Lock
+
+    @classmethod
+    def create(cls, cluster: EmbeddedCluster, *, mode: str, speed: float,
+               wall: Callable[[], float]) -> SimClock:
+        if mode not in ("stepped", "paced"):
+            raise ValueError(f"mode must be 'stepped' or 'paced', got {mode!r}")
+        paced = PacedClock(cluster.engine, wall=wall, speed=speed, paused=mode == "stepped")
+        return cls(cluster, mode, paced, asyncio.Lock())
+
+    @property
+    def running(self) -> bool:
+        return self.mode == "paced" and not self.paced.paused
+
+    def to_object(self) -> dict[str, Any]:
+        engine = self.cluster.engine
+        return {
+            "apiVersion": CLOCK.api_version, "kind": "Clock",
+            "metadata": {"name": CLOCK_NAME, "resourceVersion": str(engine.events_processed),
+                         "creationTimestamp": format_time(0)},
+            "spec": {"mode": self.mode, "speed": self.paced.speed, "paused": self.paced.paused
+                     if self.mode == "paced" else False},
+            "status": {"now": format_time(engine.now), "seconds": engine.now,
+                       "seed": engine.seed, "eventsProcessed": engine.events_processed,
+                       "pendingEvents": engine.pending},
+        }
+
+    def change(self, body: dict[str, Any]) -> dict[str, Any]:
+        spec = body.get("spec") if isinstance(body.get("spec"), dict) else None
+        if spec is None:
+            raise errors.Invalid('Clock.sim.kitlib.io "cluster" is invalid: spec: Required value')
+        mode = spec.get("mode", self.mode)
+        if mode not in ("stepped", "paced"):
+            raise errors.Invalid(f'Clock.sim.kitlib.io "cluster" is invalid: spec.mode: '
+                                 f'Unsupported value: "{mode}": supported values: "stepped", '
+                                 '"paced"')
+        speed = spec.get("speed", self.paced.speed)
+        if isinstance(speed, bool) or not isinstance(speed, int | float) or speed <= 0:
+            raise errors.Invalid(f'Clock.sim.kitlib.io "cluster" is invalid: spec.speed: '
+                                 f"Invalid value: {speed!r}: must be a positive number")
+        self._apply(mode, float(speed), bool(spec.get("paused", False)))
+        return self.to_object()
+
+    def _apply(self, mode: str, speed: float, paused: bool) -> None:
+        self.paced.speed = speed
+        if mode == "stepped" or paused:
+            self.paced.pause()
+        else:
+            self.paced.resume()
+        self.mode = mode
+
+    def patch(self, kind: str, body: Any) -> dict[str, Any]:
+        current = self.to_object()
+        if kind == "json":
+            result = patch.json_patch(current, body)
+        else:
+            result = patch.json_merge_patch(current, body)
+        return self.change(result)
+
+    async def advance(self, body: Any) -> dict[str, Any]:
+        seconds = _advance_seconds(body)
+        if self.running:
+            raise errors.Conflict("the clock is paced and running: pause it (spec.paused: true) "
+                                  "or switch it to stepped mode (spec.mode: stepped) to advance "
+                                  "it by hand")
+        async with self.lock:
+            engine = self.cluster.engine
+            start, before = engine.now, engine.events_processed
+            await self._run(seconds)
+            return _advance_result(body, start, engine.now, engine.events_processed - before)
+
+    async def _run(self, seconds: float) -> None:
+        target = self.cluster.engine.now + seconds
+        while True:
+            ran = self.cluster.engine.run(target, max_events=20_000)
+            if ran < 20_000:
+                break
+            await asyncio.sleep(0)  # let watch streams flush between chunks
+        self.paced.sync()
+
+
+def _advance_seconds(body: Any) -> float:
+    if not isinstance(body, dict) or body.get("kind") not in (None, "ClockAdvance"):
+        raise errors.BadRequest("send a ClockAdvance: {\"apiVersion\": \"sim.kitlib.io/v1alpha1\","
+                                " \"kind\": \"ClockAdvance\", \"spec\": {\"seconds\": 30}}")
+    seconds = (body.get("spec") or {}).get("seconds")
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        raise errors.Invalid('ClockAdvance.sim.kitlib.io is invalid: spec.seconds: Required '
+                             'value: how many simulated seconds to advance, e.g. 30')
+    if seconds < 0 or seconds > MAX_ADVANCE:
+        raise errors.Invalid(f"ClockAdvance.sim.kitlib.io is invalid: spec.seconds: Invalid "
+                             f"value: {seconds}: must be between 0 and {int(MAX_ADVANCE)}")
+    return float(seconds)
+
+
+def _advance_result(body: dict[str, Any], start: float, end: float,
+                    events: int) -> dict[str, Any]:
+    meta = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+    return {
+        "apiVersion": CLOCK_ADVANCE.api_version, "kind": "ClockAdvance",
+        "metadata": {"name": meta.get("name") or meta.get("generateName") or "advance",
+                     "creationTimestamp": format_time(start)},
+        "spec": {"seconds": body["spec"]["seconds"]},
+        "status": {"from": format_time(start), "to": format_time(end), "startSeconds": start,
+                   "endSeconds": end, "eventsProcessed": events},
+    }

@@ -1,0 +1,119 @@
+"""Request bodies in, responses out: decoding, content negotiation, ``Status`` rendering.
+
+* Bodies: JSON (also when no Content-Type is sent, as the Python client does),
+  YAML (aliases refused, so a small document cannot expand into a huge one),
+  and kubectl's protobuf envelope for the kinds ``protobuf.py`` knows. Bodies
+  over ``MAX_BODY_BYTES`` are answered with 413, as the real API server's 3 MiB
+  limit does.
+* Responses: always JSON (clients that offer protobuf also offer JSON); a
+  ``meta.k8s.io`` Table when the Accept header asks for ``as=Table``.
+* Errors: every ``ApiError`` becomes its ``Status`` body with the matching
+  code, plus ``Retry-After`` when the error carries one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import yaml
+from starlette.responses import Response
+
+from kitlib.apiserver.protobuf import PROTOBUF_CONTENT_TYPE, decode_request
+from kitlib.model import errors
+
+__all__ = [
+    "MAX_BODY_BYTES",
+    "decode_body",
+    "error_response",
+    "json_response",
+    "media_type",
+    "wants_table",
+]
+
+MAX_BODY_BYTES = 3 * 1024 * 1024
+JSON = "application/json"
+_JSON_TYPES = {"application/json", "application/merge-patch+json",
+               "application/strategic-merge-patch+json", "application/json-patch+json", ""}
+_YAML_TYPES = {"application/yaml", "application/apply-patch+yaml", "text/yaml",
+               "application/x-yaml"}
+
+
+def media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """A YAML loader that refuses anchors/aliases (no "billion laughs" expansion)."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.YAMLError(f"YAML aliases are not accepted (line {event.start_mark.line + 1})")
+        return super().compose_node(parent, index)
+
+
+def decode_body(body: bytes, content_type: str | None) -> Any:
+    if len(body) > MAX_BODY_BYTES:
+        raise errors.RequestEntityTooLarge(
+            f"the request body is {len(body)} bytes; the limit is {MAX_BODY_BYTES} bytes")
+    if not body.strip():
+        raise errors.BadRequest("the request body is empty: send the object as JSON or YAML")
+    kind = media_type(content_type)
+    if kind == PROTOBUF_CONTENT_TYPE:
+        return decode_request(body)
+    if kind in _YAML_TYPES:
+        return _decode_yaml(body)
+    if kind not in _JSON_TYPES and not kind.endswith("+json"):
+        raise errors.UnsupportedMediaType(
+            f"the body of the request was in an unknown format ({kind}) - accepted media types "
+            "include: application/json, application/yaml, application/vnd.kubernetes.protobuf")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise errors.BadRequest(f"the request body is not valid JSON: {exc}") from None
+
+
+def _decode_yaml(body: bytes) -> Any:
+    try:
+        return yaml.load(body, Loader=_NoAliasLoader)
+    except yaml.YAMLError as exc:
+        raise errors.BadRequest(f"the request body is not valid YAML: {exc}") from None
+    except RecursionError:
+        raise errors.BadRequest("the request body is nested too deeply") from None
+
+
+def wants_table(accept: str | None) -> bool:
+    """True when the Accept header's first acceptable type is a ``meta.k8s.io`` Table."""
+    for part in (accept or "").split(","):
+        params = {p.strip() for p in part.split(";")[1:]}
+        if "as=Table" in params:
+            return True
+        if media_type(part) in ("application/json", "*/*", "application/*"):
+            return False
+    return False
+
+
+def check_acceptable(accept: str | None) -> None:
+    """406 when the client accepts nothing this server can send (JSON)."""
+    if not accept:
+        return
+    for part in accept.split(","):
+        kind = media_type(part)
+        if kind in ("application/json", "*/*", "application/*", "") or kind.endswith("+json"):
+            return
+    raise errors.NotAcceptable(f"only application/json responses are served; the request "
+                               f"accepts only {accept!r}")
+
+
+def json_response(payload: Any, status: int = 200, *,
+                  headers: dict[str, str] | None = None) -> Response:
+    content = payload if isinstance(payload, bytes) else orjson.dumps(payload)
+    return Response(content, status_code=status, media_type=JSON, headers=headers)
+
+
+def error_response(error: errors.ApiError) -> Response:
+    headers = {}
+    if error.retry_after:
+        headers["Retry-After"] = str(error.retry_after)
+    return json_response(error.to_status(), error.code, headers=headers)

@@ -1,0 +1,81 @@
+"""The ``kitlib`` command line.
+
+``kitlib serve``     start an embedded cluster and its API server (HTTPS, loopback, token)
+``kitlib advance N`` advance a stepped embedded cluster by N simulated seconds
+``kitlib clock``     show the embedded cluster's clock
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from kitlib.apiserver.server import ServeOptions, serve
+
+    options = ServeOptions(port=args.port, kubeconfig=Path(args.kubeconfig).expanduser()
+                           if args.kubeconfig else None, mode=args.mode, speed=args.speed,
+                           seed=args.seed, exit_with_stdin=args.exit_with_stdin)
+    try:
+        return serve(options)
+    except KeyboardInterrupt:
+        return 0
+
+
+def _advance(args: argparse.Namespace) -> int:
+    from kitlib.client.connect import connect
+
+    with connect(kubeconfig=args.kubeconfig, context=args.context) as cluster:
+        before = cluster.now()
+        cluster.sleep(args.seconds)
+        print(f"advanced {args.seconds:g} s: {before:g} s -> {cluster.now():g} s")
+    return 0
+
+
+def _clock(args: argparse.Namespace) -> int:
+    from kitlib.client.connect import connect
+
+    with connect(kubeconfig=args.kubeconfig, context=args.context) as cluster:
+        info = cluster.clock()
+        spec, status = info["spec"], info["status"]
+        print(f"now {status['now']} ({status['seconds']:g} s), mode {spec['mode']}, "
+              f"speed {spec['speed']:g}x{', paused' if spec['paused'] else ''}, "
+              f"{status['eventsProcessed']} events processed")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kitlib", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="start an embedded cluster and its API server")
+    serve.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0 = any free)")
+    serve.add_argument("--kubeconfig", help="write a kubeconfig for kubectl here (mode 0600)")
+    serve.add_argument("--mode", choices=("stepped", "paced"), default="stepped",
+                       help="stepped: time moves only when advanced; paced: speed x wall clock")
+    serve.add_argument("--speed", type=float, default=20.0, help="paced mode speed (default 20)")
+    serve.add_argument("--seed", type=int, default=0, help="seed of the cluster's RNG")
+    serve.add_argument("--exit-with-stdin", action="store_true",
+                       help="exit when stdin closes (used by kitlib.connect)")
+    serve.set_defaults(func=_serve)
+    for name, func, text in (("advance", _advance, "advance a stepped embedded cluster"),
+                             ("clock", _clock, "show the embedded cluster's clock")):
+        cmd = sub.add_parser(name, help=text)
+        if name == "advance":
+            cmd.add_argument("seconds", type=float, help="simulated seconds to advance")
+        cmd.add_argument("--kubeconfig", required=True, help="the kubeconfig kitlib serve wrote")
+        cmd.add_argument("--context", help="kubeconfig context (default: current)")
+        cmd.set_defaults(func=func)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

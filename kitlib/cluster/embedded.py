@@ -1,0 +1,141 @@
+"""``EmbeddedCluster``: the assembly of engine, store and the cluster's actors.
+
+One object owns one simulated cluster: the engine (clock + seeded RNG), the
+registry of served kinds, the store with its garbage collector, the admission
+chain and the controllers. Tests and benchmarks drive it in-process; ``kitlib
+serve`` puts the API server in front of it. Both give the same history for the
+same seed and the same calls.
+
+``settle()`` runs the zero-time work that a write causes (reconciles, garbage
+collection) without moving the clock; the API server calls it after every
+write, so that in stepped mode a created Deployment has its ReplicaSet before
+the next request, just as on a real cluster a moment later.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kitlib.cluster.admission import admit_namespace, admit_pod, admit_workload
+from kitlib.cluster.namespaces import NamespaceController
+from kitlib.engine.loop import Engine
+from kitlib.model import errors
+from kitlib.model.objects import format_time
+from kitlib.model.registry import Registry, ResourceType, builtin_registry
+from kitlib.store.gc import GarbageCollector
+from kitlib.store.store import Store, StoreSettings
+
+__all__ = ["ClusterSettings", "EmbeddedCluster"]
+
+log = logging.getLogger(__name__)
+
+SubresourceHandler = Callable[[str, str, Any, dict[str, str]], tuple[int, dict[str, Any]]]
+
+#: Namespaces every cluster starts with.
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    """Everything tunable about an embedded cluster (notebook parameters map onto this)."""
+
+    seed: int = 0
+    store: StoreSettings = field(default_factory=StoreSettings)
+    #: Zero-time events processed by one ``settle()`` before it gives up (a runaway loop guard).
+    settle_limit: int = 1_000_000
+
+
+class EmbeddedCluster:
+    def __init__(self, settings: ClusterSettings | None = None, *,
+                 registry: Registry | None = None,
+                 extra_kinds: Iterable[ResourceType] = ()) -> None:
+        self.settings = settings or ClusterSettings()
+        self.engine = Engine(seed=self.settings.seed)
+        self.registry = registry or builtin_registry()
+        for rt in extra_kinds:
+            self.registry.register(rt)
+        self.store = Store(self.engine, self.registry, self.settings.store)
+        self.gc = GarbageCollector(self.store, self.engine)
+        self._install_admission()
+        #: POST handlers for subresources: (kind key, name) -> fn(ns, name, body, query)
+        #: returning (HTTP status, body). Actors register theirs (binding, eviction).
+        self.subresource_handlers: dict[tuple[str, str], SubresourceHandler] = {
+            ("pods", "binding"): self._bind,
+        }
+        self.namespaces = NamespaceController(self.store, self.engine)
+        for name in SYSTEM_NAMESPACES:
+            self.store.create("namespaces", {"metadata": {"name": name}})
+        self.settle()
+
+    def _install_admission(self) -> None:
+        self.store.add_admission("namespaces", admit_namespace)
+        self.store.add_admission("pods", admit_pod)
+        for key in ("deployments.apps", "replicasets.apps", "statefulsets.apps",
+                    "daemonsets.apps"):
+            self.store.add_admission(key, admit_workload)
+
+    # -- time ---------------------------------------------------------------------------
+
+    @property
+    def now(self) -> float:
+        return self.engine.now
+
+    def settle(self) -> int:
+        """Run all work due at the current instant; returns the number of events run."""
+        ran = self.engine.run_due(max_events=self.settings.settle_limit)
+        if ran >= self.settings.settle_limit:
+            log.warning("settle stopped after %d zero-time events: a controller may be "
+                        "fighting another one", ran)
+        return ran
+
+    def advance(self, seconds: float, *, on_chunk: Callable[[], Any] | None = None,
+                chunk: int = 50_000) -> int:
+        """Advance simulated time by ``seconds``, running every event due until then."""
+        target = self.engine.now + seconds
+        total = 0
+        while True:
+            ran = self.engine.run(target, max_events=chunk)
+            total += ran
+            if ran < chunk:
+                return total
+            if on_chunk is not None:
+                on_chunk()
+
+    def _bind(self, namespace: str, name: str, body: Any,
+              query: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        """``pods/binding``: what the scheduler posts to place a pod on a node."""
+        target = (body or {}).get("target") or {} if isinstance(body, dict) else {}
+        node = target.get("name")
+        if not node or target.get("kind", "Node") != "Node":
+            raise errors.BadRequest("a Binding needs target.kind Node and target.name")
+        pod = self.store.get("pods", namespace, name)
+        if pod["spec"].get("nodeName"):
+            raise errors.Conflict(f'Operation cannot be fulfilled on pods/binding "{name}": pod '
+                                  f'{name} is already assigned to node "{pod["spec"]["nodeName"]}"')
+        self.store.modify("pods", namespace, name, lambda p: _bound(p, node, self.now),
+                          subresource="*", admit=False)
+        return 201, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                     "code": 201}
+
+    # -- convenience for in-process use ---------------------------------------------------
+
+    def create(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """Create an object from a manifest dict (apiVersion/kind pick the kind)."""
+        rt = self.registry.by_kind(obj.get("apiVersion", ""), obj.get("kind", ""))
+        if rt is None:
+            raise LookupError(f"no kind {obj.get('kind')!r} in {obj.get('apiVersion')!r}")
+        created = self.store.create(rt.key, obj)
+        self.settle()
+        return created
+
+
+def _bound(pod: dict[str, Any], node: str, now: float) -> None:
+    pod["spec"]["nodeName"] = node
+    conditions = [c for c in pod.setdefault("status", {}).get("conditions", [])
+                  if c.get("type") != "PodScheduled"]
+    conditions.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
+                       "lastTransitionTime": format_time(now)})
+    pod["status"]["conditions"] = conditions
