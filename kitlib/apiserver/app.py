@@ -175,7 +175,7 @@ class ApiServerApp:
         if method in ("GET", "HEAD"):
             if req.query.get("watch") in ("true", "1"):
                 return self._watch(rt, ns, req)
-            return self.handlers.list(rt, ns, req)
+            return self.handlers.list_collection(rt, ns, req)
         if method == "POST":
             return self.handlers.create(rt, ns, req)
         if method == "DELETE":

@@ -22,7 +22,10 @@ __all__ = [
     "version_info",
 ]
 
-OPENAPI_V2_CONTENT_TYPE = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
+#: What kube-openapi answers ``/openapi/v2`` with when the client asks for protobuf (kubectl
+#: asks for the deprecated ``…spec.v2@v1.0+protobuf``, but ``@`` is not valid in a media type:
+#: client-go's ``mime.ParseMediaType`` rejects it, so the reply uses the ``.v1.0`` spelling).
+OPENAPI_V2_CONTENT_TYPE = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
 
 #: The Kubernetes version the embedded API server presents itself as.
 KUBE_MAJOR, KUBE_MINOR = "1", "31"

@@ -86,8 +86,8 @@ class ResourceHandlers:
             return json_response(self._table(rt, [obj], req))
         return json_response(self.store.raw(rt.key, obj))
 
-    def list(self, rt: ResourceType, ns: str | None, req: Request) -> Response:
-        result = self.store.list(
+    def list_collection(self, rt: ResourceType, ns: str | None, req: Request) -> Response:
+        result = self.store.list_objects(
             rt.key, namespace=ns, labels=LabelSelector.parse(req.query.get("labelSelector")),
             fields=FieldSelector.parse(req.query.get("fieldSelector")),
             limit=_int_param(req.query, "limit"), continue_token=req.query.get("continue"))
@@ -226,7 +226,7 @@ class ResourceHandlers:
         return DeleteOptions.from_body(merged, dry_run=req.dry_run)
 
     def delete_collection(self, rt: ResourceType, ns: str | None, req: Request) -> Response:
-        result = self.store.list(rt.key, namespace=ns,
+        result = self.store.list_objects(rt.key, namespace=ns,
                                  labels=LabelSelector.parse(req.query.get("labelSelector")),
                                  fields=FieldSelector.parse(req.query.get("fieldSelector")))
         options = self._delete_options(req)

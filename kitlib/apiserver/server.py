@@ -18,10 +18,12 @@ import contextlib
 import ipaddress
 import logging
 import shutil
+import signal
 import socket
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,6 +65,15 @@ def _check_loopback(host: str) -> None:
                          f"not on {host!r}")
 
 
+class _Uvicorn(uvicorn.Server):
+    """uvicorn, minus its signal handling: ``serve()`` owns SIGINT/SIGTERM so that it can
+    clean up (TLS directory) and exit 0 instead of re-raising the signal."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 class EmbeddedServer:
     def __init__(self, options: ServeOptions, cluster: EmbeddedCluster | None = None) -> None:
         _check_loopback(options.host)
@@ -75,7 +86,7 @@ class EmbeddedServer:
         self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.socket.bind((options.host, options.port))
         self.port = self.socket.getsockname()[1]
-        self._uvicorn: uvicorn.Server | None = None
+        self._uvicorn: _Uvicorn | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.clock: SimClock | None = None
         self.app: ApiServerApp | None = None
@@ -94,8 +105,7 @@ class EmbeddedServer:
             ssl_certfile=str(self.tls.cert_file) if self.tls else None,
             ssl_keyfile=str(self.tls.key_file) if self.tls else None,
             timeout_keep_alive=30, timeout_graceful_shutdown=2)
-        self._uvicorn = uvicorn.Server(config)
-        self._uvicorn.config.setup_event_loop = lambda: None  # type: ignore[method-assign]
+        self._uvicorn = _Uvicorn(config)
         self._tasks.append(asyncio.create_task(self._uvicorn.serve(sockets=[self.socket])))
         self._tasks.append(asyncio.create_task(self._pace()))
         while not self._uvicorn.started:
@@ -145,8 +155,11 @@ async def _serve(options: ServeOptions) -> int:
     mode = options.mode if options.mode == "stepped" else f"paced at {options.speed:g}x"
     log.warning("kitlib: embedded cluster (seed %d, %s) serving on %s%s", options.seed, mode,
                 server.url, f"; kubeconfig: {options.kubeconfig}" if options.kubeconfig else "")
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, server.request_stop)
     if options.exit_with_stdin:
-        _exit_when_stdin_closes(asyncio.get_running_loop(), server)
+        _exit_when_stdin_closes(loop, server)
     try:
         await server.wait()
     finally:
@@ -166,6 +179,6 @@ def _exit_when_stdin_closes(loop: asyncio.AbstractEventLoop, server: EmbeddedSer
 
 
 def serve(options: ServeOptions) -> int:
-    """Run until SIGINT/SIGTERM (uvicorn handles both and shuts down gracefully)."""
+    """Run until SIGINT/SIGTERM, then shut down cleanly (exit status 0)."""
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     return asyncio.run(_serve(options))

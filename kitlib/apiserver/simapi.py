@@ -156,7 +156,9 @@ def _advance_seconds(body: Any) -> float:
 
 def _advance_result(body: dict[str, Any], start: float, end: float,
                     events: int) -> dict[str, Any]:
-    meta = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+    meta = body.get("metadata")
+    if not isinstance(meta, dict):
+        meta = {}
     return {
         "apiVersion": CLOCK_ADVANCE.api_version, "kind": "ClockAdvance",
         "metadata": {"name": meta.get("name") or meta.get("generateName") or "advance",

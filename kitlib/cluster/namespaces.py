@@ -8,6 +8,8 @@ deleted right after, in the same instant, by this controller.
 
 from __future__ import annotations
 
+import contextlib
+
 from kitlib.engine.loop import Engine
 from kitlib.engine.runner import Result, Runner
 from kitlib.model import errors
@@ -34,9 +36,7 @@ class NamespaceController:
             if not rt.namespaced or not rt.stored:
                 continue
             for obj in list(self.store.iter_objects(rt.key, namespace)):
-                try:
+                with contextlib.suppress(errors.NotFound):
                     self.store.delete(rt.key, namespace, obj["metadata"]["name"],
                                       DeleteOptions(propagation_policy="Background"))
-                except errors.NotFound:
-                    pass
         return None

@@ -312,7 +312,7 @@ class Store:
             return [(namespace, name) for name in table.by_ns.get(namespace, {})]
         return [(ns, name) for ns, names in table.by_ns.items() for name in names]
 
-    def list(self, rt_key: str, *, namespace: str | None = None,
+    def list_objects(self, rt_key: str, *, namespace: str | None = None,
              labels: LabelSelector | None = None, fields: FieldSelector | None = None,
              limit: int | None = None, continue_token: str | None = None) -> ListResult:
         self._check_fields(rt_key, fields)
@@ -447,7 +447,9 @@ class Store:
         rt = self.registry.get(rt_key)
         body = deep_copy(obj)
         self._check_type(rt, body)
-        meta = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+        meta = body.get("metadata")
+        if not isinstance(meta, dict):
+            meta = {}
         name = str(meta.get("name") or "")
         ns = (namespace or meta.get("namespace") or "default") if rt.namespaced else ""
         old = self.get(rt.key, ns, name)
@@ -487,7 +489,9 @@ class Store:
         body = draft if changed is None else changed
         if not isinstance(body, dict):
             raise errors.BadRequest("the patched object is not a JSON object")
-        meta = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+        meta = body.get("metadata")
+        if not isinstance(meta, dict):
+            meta = {}
         self._check_rv(rt, meta.get("resourceVersion"), old, name)
         self._check_identity(rt, old, body)
         return self._replace(rt, old, body, subresource=subresource, dry_run=dry_run,

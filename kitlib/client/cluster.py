@@ -1,0 +1,155 @@
+"""The ``Cluster`` handle: one object per connection, the same on every backend.
+
+It owns the official client's ``ApiClient`` and the one time primitive of the
+design (``now``/``sleep``):
+
+* **real cluster**: wall clock; ``sleep`` sleeps;
+* **embedded, stepped**: ``sleep(dt)`` advances simulated time by exactly ``dt``
+  and returns once every event up to then has run;
+* **embedded, paced**: ``sleep(dt)`` waits ``dt / speed`` wall seconds (until
+  the simulated clock has moved ``dt``).
+
+Operations (apply, rollout, drain, …) build on this handle and on the official
+client only, so a notebook runs unchanged against either kind of cluster.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, cast
+
+from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
+
+from kitlib.client.errors import translate
+
+if TYPE_CHECKING:
+    from kitlib.client.connect import EmbeddedProcess
+
+__all__ = ["Cluster", "EmbeddedOnlyError"]
+
+SIM_GROUP, SIM_VERSION, CLOCK_NAME = "sim.kitlib.io", "v1alpha1", "cluster"
+
+
+class EmbeddedOnlyError(RuntimeError):
+    """An operation that only the embedded cluster supports was asked of a real one."""
+
+
+class Cluster:
+    def __init__(self, api_client: k8s.ApiClient, *, kubeconfig: str | None,
+                 namespace: str = "default", allow_writes: bool | None = None,
+                 process: EmbeddedProcess | None = None) -> None:
+        self.api_client = api_client
+        self.kubeconfig = kubeconfig
+        self.namespace = namespace
+        self._process = process
+        self._custom = k8s.CustomObjectsApi(api_client)
+        clock = self._read_clock(missing_ok=True)
+        self.embedded = clock is not None
+        self.allow_writes = self.embedded if allow_writes is None else allow_writes
+        self._closed = False
+
+    # -- the clock ----------------------------------------------------------------------
+
+    def _read_clock(self, *, missing_ok: bool = False) -> dict[str, Any] | None:
+        try:
+            result = self._custom.get_cluster_custom_object(SIM_GROUP, SIM_VERSION, "clocks",
+                                                            CLOCK_NAME)
+        except ApiException as exc:
+            if missing_ok and exc.status in (403, 404):
+                return None
+            with translate():
+                raise
+        return cast(dict[str, Any], result)
+
+    def clock(self) -> dict[str, Any]:
+        """The embedded cluster's ``Clock`` object (mode, speed, simulated time)."""
+        if not self.embedded:
+            raise EmbeddedOnlyError("this is a real cluster: it has no simulated clock")
+        clock = self._read_clock()
+        assert clock is not None
+        return clock
+
+    @property
+    def mode(self) -> str:
+        """``"real"``, ``"stepped"`` or ``"paced"``."""
+        return str(self.clock()["spec"]["mode"]) if self.embedded else "real"
+
+    def now(self) -> float:
+        """Seconds: simulated time on an embedded cluster, the Unix time on a real one."""
+        if not self.embedded:
+            return time.time()
+        return float(self.clock()["status"]["seconds"])
+
+    def sleep(self, seconds: float) -> None:
+        """Let ``seconds`` of cluster time pass (see the module docstring)."""
+        if seconds < 0:
+            raise ValueError(f"cannot sleep a negative duration ({seconds} s)")
+        if not self.embedded:
+            time.sleep(seconds)
+            return
+        clock = self.clock()
+        if clock["spec"]["mode"] == "stepped" or clock["spec"]["paused"]:
+            self.advance(seconds)
+        else:
+            self._paced_sleep(seconds, clock)
+
+    def advance(self, seconds: float) -> dict[str, Any]:
+        """Advance a stepped (or paused) embedded clock; returns the ClockAdvance status."""
+        if not self.embedded:
+            raise EmbeddedOnlyError("this is a real cluster: time cannot be advanced")
+        body = {"apiVersion": f"{SIM_GROUP}/{SIM_VERSION}", "kind": "ClockAdvance",
+                "metadata": {"generateName": "advance-"}, "spec": {"seconds": seconds}}
+        with translate():
+            result = self._custom.create_cluster_custom_object(SIM_GROUP, SIM_VERSION,
+                                                               "clockadvances", body)
+        return cast(dict[str, Any], cast(dict[str, Any], result)["status"])
+
+    def _paced_sleep(self, seconds: float, clock: dict[str, Any]) -> None:
+        start = float(clock["status"]["seconds"])
+        speed = float(clock["spec"]["speed"])
+        time.sleep(seconds / speed)
+        deadline = time.monotonic() + 5.0 + seconds / speed
+        while self.now() < start + seconds:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the paced clock did not reach {start + seconds:g} s; "
+                                   "is it paused?")
+            time.sleep(min(0.05, seconds / speed / 10 + 0.005))
+
+    def set_clock(self, *, mode: str | None = None, speed: float | None = None,
+                  paused: bool | None = None) -> dict[str, Any]:
+        """Change the embedded clock's mode, speed or pause state."""
+        spec = {k: v for k, v in (("mode", mode), ("speed", speed), ("paused", paused))
+                if v is not None}
+        if not self.embedded:
+            raise EmbeddedOnlyError("this is a real cluster: it has no simulated clock")
+        with translate():
+            result = self._custom.patch_cluster_custom_object(
+                SIM_GROUP, SIM_VERSION, "clocks", CLOCK_NAME, {"spec": spec})
+        return cast(dict[str, Any], result)
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connection; stop the embedded cluster this handle started."""
+        if self._closed:
+            return
+        self._closed = True
+        self.api_client.close()
+        if self._process is not None:
+            self._process.stop()
+
+    def __enter__(self) -> Cluster:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if not getattr(self, "_closed", True) and getattr(self, "_process", None) is not None:
+            self.close()
+
+    def __repr__(self) -> str:
+        where = "embedded" if self.embedded else "real"
+        server = self.api_client.configuration.host
+        return f"<kitlib.Cluster {where} {server} namespace={self.namespace!r}>"
