@@ -82,7 +82,9 @@ class EmbeddedServer:
         self.cluster = cluster or EmbeddedCluster(settings)
         self.token = options.token or new_token()
         self.tls: TlsMaterial | None = None if options.insecure_http else make_tls()
-        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets whose proto says TCP;
+        # without it Nagle + delayed ACKs add ~40 ms to every keep-alive request.
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.socket.bind((options.host, options.port))
         self.port = self.socket.getsockname()[1]

@@ -64,8 +64,9 @@ class PacedClock:
 
     def resume(self) -> None:
         if self._paused:
+            self._anchor_sim = max(self.engine.now, self._anchor_sim)
+            self._anchor_wall = self._wall()
             self._paused = False
-            self._reanchor()
 
     def sync(self) -> None:
         """Re-anchor at the engine's current time (after time was moved by hand)."""

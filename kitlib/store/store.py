@@ -470,13 +470,13 @@ class Store:
                                   details=self._details(rt.key, name))
 
     def modify(self, rt_key: str, namespace: str, name: str,
-               change: Callable[[dict[str, Any]], dict[str, Any] | None], *,
+               change: Callable[[dict[str, Any]], object], *,
                subresource: str | None = None, dry_run: bool = False,
                admit: bool = True) -> dict[str, Any]:
         """Apply ``change`` to a private copy of the current object and store the result.
 
-        The basis of every PATCH: ``change`` returns the patched object (or edits it
-        in place and returns None). A ``metadata.resourceVersion`` that the change
+        The basis of every PATCH: ``change`` returns the patched object, or edits
+        the copy in place (any non-dict return value is then ignored). A ``metadata.resourceVersion`` that the change
         sets different from the current one is a precondition, as upstream.
         ``admit=False`` is for trusted in-cluster writes that the API forbids to
         users (the scheduler's binding of ``spec.nodeName``); ``subresource="*"``
@@ -486,9 +486,7 @@ class Store:
         old = self.get(rt.key, namespace if rt.namespaced else "", name)
         draft = deep_copy(old)
         changed = change(draft)
-        body = draft if changed is None else changed
-        if not isinstance(body, dict):
-            raise errors.BadRequest("the patched object is not a JSON object")
+        body = changed if isinstance(changed, dict) else draft
         meta = body.get("metadata")
         if not isinstance(meta, dict):
             meta = {}
