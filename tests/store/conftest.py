@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+
 import pytest
 
 from kitlib.cluster import ClusterSettings, EmbeddedCluster

@@ -256,7 +256,7 @@ def test_lists_filter_by_label_and_field_selectors(store: Store) -> None:
     assert names(fields="metadata.name=b") == ["b"]
     assert names("app=web", "metadata.name!=a") == ["b"]
     assert names(fields="status.phase=Pending") == ["a", "b", "c"]
-    with pytest.raises(errors.BadRequest, match="field label not supported: spec.image"):
+    with pytest.raises(errors.BadRequest, match=r"field label not supported: spec\.image"):
         names(fields="spec.image=x")
 
 
@@ -354,7 +354,7 @@ def _scenario(seed: int) -> tuple[str, list[str]]:
     cluster = EmbeddedCluster(ClusterSettings(seed=seed))
     store = cluster.store
     owner = store.create("deployments.apps", deployment("web"))
-    for i in range(5):
+    for _ in range(5):
         obj = _owned_pod("", owner)
         obj["metadata"] = {**obj["metadata"], "generateName": "web-"}
         del obj["metadata"]["name"]
