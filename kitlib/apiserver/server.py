@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import os
 import shutil
 import signal
 import socket
@@ -172,10 +173,14 @@ async def _serve(options: ServeOptions) -> int:
 
 def _exit_when_stdin_closes(loop: asyncio.AbstractEventLoop, server: EmbeddedServer) -> None:
     def watch() -> None:
+        # os.read on the descriptor, not sys.stdin.buffer: a daemon thread blocked inside the
+        # buffered reader holds its lock, and interpreter shutdown (after SIGTERM) then aborts
+        # with "could not acquire lock for <stdin> at interpreter shutdown".
         with contextlib.suppress(Exception):
-            while sys.stdin.buffer.read(1024):
+            while os.read(sys.stdin.fileno(), 1024):
                 pass
-        loop.call_soon_threadsafe(server.request_stop)
+        with contextlib.suppress(RuntimeError):  # the loop is already closed
+            loop.call_soon_threadsafe(server.request_stop)
 
     threading.Thread(target=watch, name="kitlib-parent-watch", daemon=True).start()
 
