@@ -235,6 +235,11 @@ class ApiServerApp:
             return json_response(self.clock.change(_as_dict(req.body_object())))
         if req.method == "PATCH":
             kind = media_type(req.headers.get("content-type"))
+            if kind not in ("application/json-patch+json", "application/merge-patch+json"):
+                raise errors.UnsupportedMediaType(
+                    "the body of the request was in an unknown format - accepted media types "
+                    "include: application/json-patch+json, application/merge-patch+json "
+                    "(use kubectl patch --type merge)")
             return json_response(self.clock.patch(
                 "json" if kind == "application/json-patch+json" else "merge",
                 req.body_object()))

@@ -289,9 +289,9 @@ class ResourceHandlers:
             scale = make(self._scale_of(rt, current))
             replicas = (scale.get("spec") or {}).get("replicas")
             if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
-                raise errors.Invalid(f'Scale.autoscaling "{name}" is invalid: spec.replicas: '
-                                     f"Invalid value: {replicas!r}: must be a non-negative "
-                                     "integer")
+                raise errors.invalid_object("Scale", "autoscaling", name, [
+                    f"spec.replicas: Invalid value: {replicas!r}: must be greater than or equal "
+                    "to 0"])
             rv = (scale.get("metadata") or {}).get("resourceVersion")
             if rv:
                 current["metadata"]["resourceVersion"] = rv

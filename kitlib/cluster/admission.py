@@ -31,14 +31,7 @@ _UNREACHABLE = "node.kubernetes.io/unreachable"
 
 
 def _invalid(rt: ResourceType, obj: dict[str, Any], problems: list[str]) -> errors.Invalid:
-    name = obj.get("metadata", {}).get("name", "")
-    kind = f"{rt.kind}.{rt.group}" if rt.group else rt.kind
-    causes = [{"reason": "FieldValueInvalid", "message": p.partition(": ")[2],
-               "field": p.partition(": ")[0]} for p in problems]
-    details: dict[str, Any] = {"name": name, "kind": rt.plural, "causes": causes}
-    if rt.group:
-        details["group"] = rt.group
-    return errors.Invalid(f'{kind} "{name}" is invalid: {"; ".join(problems)}', details=details)
+    return rt.invalid(obj.get("metadata", {}).get("name", ""), problems)
 
 
 # -- namespaces -------------------------------------------------------------------------

@@ -32,7 +32,9 @@ __all__ = [
     "TooManyRequests",
     "Unauthorized",
     "UnsupportedMediaType",
+    "field_cause",
     "from_status",
+    "invalid_object",
 ]
 
 
@@ -179,3 +181,41 @@ def from_status(status: dict[str, Any], *, code: int | None = None) -> ApiError:
         # Keep the code the server actually sent (e.g. eviction's reason-less 500).
         error.code = http_code  # type: ignore[misc]
     return error
+
+
+#: Upstream's ``field.ErrorType`` wording → the cause ``reason`` it maps to.
+_CAUSE_REASONS = (
+    ("Required value", "FieldValueRequired"),
+    ("Forbidden", "FieldValueForbidden"),
+    ("Duplicate value", "FieldValueDuplicate"),
+    ("Unsupported value", "FieldValueNotSupported"),
+    ("Too long", "FieldValueTooLong"),
+    ("Too many", "FieldValueTooMany"),
+    ("Not found", "FieldValueNotFound"),
+)
+
+
+def field_cause(problem: str) -> dict[str, str]:
+    """A ``StatusCause`` from a field error written as ``"<field>: <Type>: <detail>"``."""
+    field, _, message = problem.partition(": ")
+    reason = next((r for prefix, r in _CAUSE_REASONS if message.startswith(prefix)),
+                  "FieldValueInvalid")
+    return {"reason": reason, "message": message, "field": field}
+
+
+def invalid_object(kind: str, group: str, name: str, problems: list[str]) -> Invalid:
+    """422 for an object that fails validation, as upstream's ``errors.NewInvalid``.
+
+    The message reads ``Deployment.apps "web" is invalid: <problem>`` (several problems
+    in brackets, comma-separated) and ``details`` carry the *kind* (not the resource),
+    the group and one cause per problem: kubectl prints ``The Deployment "web" is
+    invalid: <field>: <problem>`` from those details alone.
+    """
+    unique = list(dict.fromkeys(problems))
+    qualified = f"{kind}.{group}" if group else kind
+    summary = unique[0] if len(unique) == 1 else "[" + ", ".join(unique) + "]"
+    details: dict[str, Any] = {"name": name, "kind": kind,
+                               "causes": [field_cause(p) for p in unique]}
+    if group:
+        details["group"] = group
+    return Invalid(f'{qualified} "{name}" is invalid: {summary}', details=details)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from .errors import NotFound
+from .errors import Invalid, NotFound, invalid_object
 
 __all__ = [
     "ALL_VERBS",
@@ -129,6 +129,10 @@ class ResourceType:
     def qualified(self, name: str) -> str:
         """``pods "web-0"`` / ``deployments.apps "web"``, as upstream messages say it."""
         return f'{self.key} "{name}"'
+
+    def invalid(self, name: str, problems: list[str]) -> Invalid:
+        """422 for an object of this kind failing validation (see ``errors.invalid_object``)."""
+        return invalid_object(self.kind, self.group, name, problems)
 
 
 class Registry:

@@ -429,11 +429,7 @@ class Store:
     def _validate_meta(self, rt: ResourceType, obj: dict[str, Any]) -> None:
         problems = metadata_errors(obj["metadata"], name_rule=rt.name_rule)
         if problems:
-            name = obj["metadata"].get("name") or ""
-            raise errors.Invalid(f'{rt.kind}{"." + rt.group if rt.group else ""} "{name}" is '
-                                 f"invalid: {'; '.join(problems)}",
-                                 details={**self._details(rt.key, name),
-                                          "causes": [_cause(p) for p in problems]})
+            raise rt.invalid(obj["metadata"].get("name") or "", problems)
 
     def _admit(self, op: Op, rt: ResourceType, obj: dict[str, Any],
                old: dict[str, Any] | None) -> dict[str, Any]:
@@ -459,9 +455,8 @@ class Store:
     def _check_rv(self, rt: ResourceType, rv: Any, old: dict[str, Any], name: str) -> None:
         if rv in (None, ""):
             if not rt.unconditional_update:
-                raise errors.Invalid(f'{rt.kind}.{rt.group} "{name}" is invalid: '
-                                     "metadata.resourceVersion: Invalid value: 0x0: must be "
-                                     "specified for an update")
+                raise rt.invalid(name, ["metadata.resourceVersion: Invalid value: 0x0: must be "
+                                        "specified for an update"])
             return
         if str(rv) != old["metadata"]["resourceVersion"]:
             raise errors.Conflict(f"Operation cannot be fulfilled on {rt.qualified(name)}: the "
@@ -558,10 +553,9 @@ class Store:
         added = set(new["metadata"].get("finalizers") or ()) - set(
             old["metadata"].get("finalizers") or ())
         if added:
-            raise errors.Invalid(f"{rt.qualified(old['metadata']['name'])} is invalid: "
-                                 f"metadata.finalizers: Forbidden: no new finalizers can be added "
-                                 f"if the object is being deleted, found new finalizers "
-                                 f"{sorted(added)}")
+            raise rt.invalid(old["metadata"]["name"], [
+                "metadata.finalizers: Forbidden: no new finalizers can be added if the object "
+                f"is being deleted, found new finalizers {sorted(added)}"])
 
     def _ready_to_remove(self, obj: dict[str, Any]) -> bool:
         meta = obj["metadata"]
@@ -791,10 +785,3 @@ def _same(old: dict[str, Any], new: dict[str, Any]) -> bool:
         elif old[key] != value:
             return False
     return True
-
-
-def _cause(problem: str) -> dict[str, str]:
-    field, _, message = problem.partition(": ")
-    reason = "FieldValueRequired" if message.startswith("Required") else "FieldValueInvalid"
-    return {"reason": reason, "message": message, "field": field}
-
