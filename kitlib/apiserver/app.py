@@ -86,8 +86,9 @@ class ApiServerApp:
         scheme, _, presented = header.partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(
                 presented.strip().encode(), self.token.encode()):
-            raise errors.Unauthorized("Unauthorized: send the bearer token from the kubeconfig "
-                                      "that `kitlib serve` wrote")
+            # Upstream's exact message: kubectl prints it as
+            # "error: You must be logged in to the server (Unauthorized)".
+            raise errors.Unauthorized("Unauthorized")
 
     async def _route(self, http: HttpRequest) -> Response:
         raw_path = http.scope.get("raw_path", b"").decode("latin-1").split("?", 1)[0] or \
@@ -219,10 +220,7 @@ class ApiServerApp:
 
     def _clock(self, p: ApiPath, req: Request) -> Response:
         if p.name is None:
-            if req.method != "GET":
-                raise errors.MethodNotAllowed(f"{req.method} is not allowed on clocks")
-            return json_response({"kind": "ClockList", "apiVersion": simapi.CLOCK.api_version,
-                                  "metadata": {}, "items": [self.clock.to_object()]})
+            return self._clock_list(req)
         if p.name != simapi.CLOCK_NAME:
             raise errors.NotFound(f'clocks.sim.kitlib.io "{p.name}" not found (the clock is '
                                   f'named "{simapi.CLOCK_NAME}")')
@@ -244,6 +242,20 @@ class ApiServerApp:
                 "json" if kind == "application/json-patch+json" else "merge",
                 req.body_object()))
         raise errors.MethodNotAllowed(f"{req.method} is not allowed on the clock")
+
+    def _clock_list(self, req: Request) -> Response:
+        """``GET …/clocks``: a list (or, for ``kubectl get``, a Table) of the one clock."""
+        if req.method not in ("GET", "HEAD"):
+            raise errors.MethodNotAllowed(f"{req.method} is not allowed on clocks")
+        if req.query.get("watch") in ("true", "1"):
+            raise errors.MethodNotAllowed(
+                f'watch is not supported on resources of kind "{simapi.CLOCK.key}"')
+        clock = self.clock.to_object()
+        rv = clock["metadata"]["resourceVersion"]
+        if wants_table(req.headers.get("accept")):
+            return json_response(self.handlers._table(simapi.CLOCK, [clock], req, rv=int(rv)))
+        return json_response({"kind": "ClockList", "apiVersion": simapi.CLOCK.api_version,
+                              "metadata": {"resourceVersion": rv}, "items": [clock]})
 
 
 def _as_dict(value: Any) -> dict[str, Any]:

@@ -10,6 +10,7 @@ renders it as the RFC 3339 string (second precision, ``Z``) found on the wire.
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 from typing import Any, NotRequired, TypedDict
 
@@ -21,6 +22,7 @@ __all__ = [
     "annotations_of",
     "format_age",
     "format_time",
+    "generated_name",
     "labels_of",
     "meta_of",
     "name_of",
@@ -33,6 +35,8 @@ __all__ = [
 
 #: Simulated time 0 of an embedded cluster (timestamps on the wire are epoch + now).
 DEFAULT_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+#: The characters of ``generateName`` suffixes (upstream's ``utilrand``: no vowels, 0, 1 or 3).
+_NAME_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
 class OwnerReference(TypedDict):
@@ -105,6 +109,12 @@ def object_ref(obj: dict[str, Any]) -> dict[str, Any]:
     if meta.get("namespace"):
         ref["namespace"] = meta["namespace"]
     return ref
+
+
+def generated_name(prefix: str, rng: random.Random) -> str:
+    """A name for ``metadata.generateName: prefix``: the prefix (cut to 58 characters) and
+    5 random characters, as the API server makes it."""
+    return prefix[:58] + "".join(rng.choice(_NAME_SUFFIX_ALPHABET) for _ in range(5))
 
 
 def format_time(seconds: float, epoch: datetime = DEFAULT_EPOCH) -> str:

@@ -57,7 +57,7 @@ import orjson
 
 from kitlib.engine.loop import Engine
 from kitlib.model import errors
-from kitlib.model.objects import DEFAULT_EPOCH, format_time
+from kitlib.model.objects import DEFAULT_EPOCH, format_time, generated_name
 from kitlib.model.registry import Registry, ResourceType
 from kitlib.model.selectors import FieldSelector, LabelSelector
 from kitlib.model.validation import metadata_errors
@@ -77,7 +77,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 Op = Literal["CREATE", "UPDATE", "DELETE"]
-_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 _SERVER_META = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
                 "generation", "resourceVersion")
 
@@ -407,8 +406,7 @@ class Store:
 
     def _generate_name(self, rt: ResourceType, prefix: str, namespace: str) -> str:
         for _ in range(16):
-            suffix = "".join(self._names_rng.choice(_NAME_ALPHABET) for _ in range(5))
-            name = prefix[:58] + suffix
+            name = generated_name(prefix, self._names_rng)
             if self.peek(rt.key, namespace, name) is None:
                 return name
         raise errors.AlreadyExists(f"could not generate a unique name for prefix {prefix!r}")

@@ -1,0 +1,98 @@
+"""kitlib's benchmarks: timing claims live here, not in unit tests.
+
+``python -m benchmarks`` runs every scenario group and prints one table; see
+``docs/performance.md`` for what each scenario measures and the numbers on a
+reference machine. Every benchmark checks the end state of what it timed (all
+objects listed, every watch event received once and in order, ...) and raises
+``BenchmarkFailed`` when it is wrong: a fast wrong answer is a failure.
+
+Each scenario group is a module with ``run(quick: bool) -> list[Row]``.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["GROUPS", "BenchmarkFailed", "Row", "best_and_median", "check", "machine_info"]
+
+#: Scenario groups, in run order: name -> module (``benchmarks.<name>``).
+GROUPS = ("store_create", "list_pods_api", "watch_throughput", "kubectl_get_pods")
+
+
+class BenchmarkFailed(AssertionError):
+    """What a benchmark timed did not end in the expected state."""
+
+
+def check(condition: object, message: str) -> None:
+    """Fail loudly (also under ``python -O``) when ``condition`` is false."""
+    if not condition:
+        raise BenchmarkFailed(message)
+
+
+@dataclass
+class Row:
+    """One line of the results table."""
+
+    scenario: str
+    size: int
+    #: Wall seconds of the timed part (the best run when repeated).
+    seconds: float | None
+    rate: float | None = None
+    unit: str = ""
+    #: Human-readable target, e.g. ``<= 0.3 s``; empty when the scenario has none.
+    target: str = ""
+    met: bool | None = None
+    note: str = ""
+    skipped: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def best_and_median(samples: Sequence[float]) -> tuple[float, float]:
+    return min(samples), statistics.median(samples)
+
+
+def machine_info() -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "cpu_count": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "processor": platform.processor() or _cpu_model(),
+    }
+    try:
+        info["usable_cpus"] = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        pass
+    for dist in ("kitlib", "kubernetes", "orjson", "uvicorn", "starlette", "urllib3"):
+        info[f"{dist}_version"] = _version(dist)
+    return info
+
+
+def _version(dist: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
