@@ -3,9 +3,10 @@
 This module owns the ``application/vnd.kubernetes.protobuf`` request format: the
 ``k8s\\x00`` envelope, a small generic protobuf wire-format reader (no dependency on
 ``google.protobuf``), and the schema tables that turn the wire data of the kinds
-kubectl's typed ``create`` commands and ``drain``'s DELETE fallback send (Namespace,
-ConfigMap, Deployment, DeleteOptions) into the same JSON-shaped dict the JSON body
-would have produced. Anything else is answered with 415 and a hint to send JSON.
+kubectl's typed ``create`` commands and ``drain``'s DELETE fallback send for the kinds
+served here (Namespace, ConfigMap, Secret, ServiceAccount, Service, Deployment,
+PodDisruptionBudget, DeleteOptions) into the same JSON-shaped dict the JSON body would
+have produced. Anything else is answered with 415 and a hint to send JSON.
 
 Kubernetes marshals with gogo-protobuf proto2 semantics: non-pointer Go fields are
 always on the wire, even when zero, while pointer fields are on the wire only when set.
@@ -52,7 +53,8 @@ class Field:
     ``type`` is a scalar (string, bool, int32, int64, bytes) or a message name (a key of
     ``_MESSAGES`` or ``_CONVERTERS``). ``label`` is "" (singular), "repeated", "map"
     (``map<string, type>``) or "inline" (a Go embedded struct whose fields are merged
-    into the parent). ``pointer`` marks Go pointer fields, whose zero values are kept.
+    into the parent). ``pointer`` marks Go pointer fields, whose zero values are kept (also
+    used for the few non-pointer fields whose JSON tag has no ``omitempty``).
     """
 
     name: str
@@ -132,6 +134,14 @@ _META: dict[str, Schema] = {
     },
     "Preconditions": {1: _ptr("uid"), 2: _ptr("resourceVersion")},
     "Time": {1: _f("seconds", "int64"), 2: _f("nanos", "int32")},
+    "Condition": {
+        1: _f("type"),
+        2: _f("status"),
+        3: _f("observedGeneration", "int64"),
+        4: _f("lastTransitionTime", "Time"),
+        5: _f("reason"),
+        6: _f("message"),
+    },
     "IntOrString": {1: _f("type", "int64"), 2: _f("intVal", "int32"), 3: _f("strVal")},
     "Quantity": {1: _f("string")},
 }
@@ -160,6 +170,81 @@ _CORE_OBJECTS: dict[str, Schema] = {
         4: _ptr("immutable", "bool"),
     },
     "PodTemplateSpec": {1: _f("metadata", "ObjectMeta"), 2: _f("spec", "PodSpec")},
+    "Secret": {
+        1: _f("metadata", "ObjectMeta"),
+        5: _ptr("immutable", "bool"),
+        2: _map("data", "bytes"),
+        4: _map("stringData"),
+        3: _f("type"),
+    },
+    "ServiceAccount": {
+        1: _f("metadata", "ObjectMeta"),
+        2: _rep("secrets", "ObjectReference"),
+        3: _rep("imagePullSecrets", "LocalObjectReference"),
+        4: _ptr("automountServiceAccountToken", "bool"),
+    },
+    "ObjectReference": {
+        1: _f("kind"),
+        2: _f("namespace"),
+        3: _f("name"),
+        4: _f("uid"),
+        5: _f("apiVersion"),
+        6: _f("resourceVersion"),
+        7: _f("fieldPath"),
+    },
+}
+
+_SERVICE: dict[str, Schema] = {
+    "Service": {
+        1: _f("metadata", "ObjectMeta"),
+        2: _f("spec", "ServiceSpec"),
+        3: _f("status", "ServiceStatus"),
+    },
+    "ServiceSpec": {
+        1: _rep("ports", "ServicePort"),
+        2: _map("selector"),
+        3: _f("clusterIP"),
+        18: _rep("clusterIPs"),
+        4: _f("type"),
+        5: _rep("externalIPs"),
+        7: _f("sessionAffinity"),
+        8: _f("loadBalancerIP"),
+        9: _rep("loadBalancerSourceRanges"),
+        10: _f("externalName"),
+        11: _f("externalTrafficPolicy"),
+        12: _f("healthCheckNodePort", "int32"),
+        13: _f("publishNotReadyAddresses", "bool"),
+        14: _ptr("sessionAffinityConfig", "SessionAffinityConfig"),
+        19: _rep("ipFamilies"),
+        17: _ptr("ipFamilyPolicy"),
+        20: _ptr("allocateLoadBalancerNodePorts", "bool"),
+        21: _ptr("loadBalancerClass"),
+        22: _ptr("internalTrafficPolicy"),
+        23: _ptr("trafficDistribution"),
+    },
+    # ``port`` has no omitempty and ``targetPort`` is a struct, which Go's JSON never omits.
+    "ServicePort": {
+        1: _f("name"),
+        2: _f("protocol"),
+        6: _ptr("appProtocol"),
+        3: _ptr("port", "int32"),
+        4: _ptr("targetPort", "IntOrString"),
+        5: _f("nodePort", "int32"),
+    },
+    "SessionAffinityConfig": {1: _ptr("clientIP", "ClientIPConfig")},
+    "ClientIPConfig": {1: _ptr("timeoutSeconds", "int32")},
+    "ServiceStatus": {
+        1: _f("loadBalancer", "LoadBalancerStatus"),
+        2: _rep("conditions", "Condition"),
+    },
+    "LoadBalancerStatus": {1: _rep("ingress", "LoadBalancerIngress")},
+    "LoadBalancerIngress": {
+        1: _f("ip"),
+        2: _f("hostname"),
+        3: _ptr("ipMode"),
+        4: _rep("ports", "PortStatus"),
+    },
+    "PortStatus": {1: _ptr("port", "int32"), 2: _ptr("protocol"), 3: _ptr("error")},
 }
 
 _POD: dict[str, Schema] = {
@@ -356,14 +441,46 @@ _APPS: dict[str, Schema] = {
     },
 }
 
-_MESSAGES: dict[str, Schema] = {**_META, **_CORE_OBJECTS, **_POD, **_CONTAINER, **_APPS}
+# --- k8s.io/api policy/v1 ---------------------------------------------------------------
+
+_POLICY: dict[str, Schema] = {
+    "PodDisruptionBudget": {
+        1: _f("metadata", "ObjectMeta"),
+        2: _f("spec", "PodDisruptionBudgetSpec"),
+        3: _f("status", "PodDisruptionBudgetStatus"),
+    },
+    "PodDisruptionBudgetSpec": {
+        1: _ptr("minAvailable", "IntOrString"),
+        2: _ptr("selector", "LabelSelector"),
+        3: _ptr("maxUnavailable", "IntOrString"),
+        4: _ptr("unhealthyPodEvictionPolicy"),
+    },
+    # The four counters have no omitempty: a zero is still written out.
+    "PodDisruptionBudgetStatus": {
+        1: _f("observedGeneration", "int64"),
+        2: _map("disruptedPods", "Time"),
+        3: _ptr("disruptionsAllowed", "int32"),
+        4: _ptr("currentHealthy", "int32"),
+        5: _ptr("desiredHealthy", "int32"),
+        6: _ptr("expectedPods", "int32"),
+        7: _rep("conditions", "Condition"),
+    },
+}
+
+_MESSAGES: dict[str, Schema] = {
+    **_META, **_CORE_OBJECTS, **_SERVICE, **_POD, **_CONTAINER, **_APPS, **_POLICY,
+}
 
 # Top-level kinds: (apiVersion, kind) -> message. DeleteOptions is registered in every
 # group version, so any apiVersion is accepted for it.
 _KINDS: dict[tuple[str, str], str] = {
     ("v1", "Namespace"): "Namespace",
     ("v1", "ConfigMap"): "ConfigMap",
+    ("v1", "Secret"): "Secret",
+    ("v1", "ServiceAccount"): "ServiceAccount",
+    ("v1", "Service"): "Service",
     ("apps/v1", "Deployment"): "Deployment",
+    ("policy/v1", "PodDisruptionBudget"): "PodDisruptionBudget",
 }
 _ANY_VERSION_KINDS = frozenset({"DeleteOptions"})
 

@@ -17,6 +17,7 @@ for this group, which is how ``kitlib.connect`` tells the two apart.
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +25,7 @@ from typing import Any
 from kitlib.cluster.embedded import EmbeddedCluster
 from kitlib.engine.paced import PacedClock
 from kitlib.model import errors, patch
-from kitlib.model.objects import format_time
+from kitlib.model.objects import format_time, generated_name
 from kitlib.model.registry import PrinterColumn, ResourceType
 
 __all__ = ["CLOCK", "CLOCK_ADVANCE", "SIM_GROUP", "SimClock", "sim_kinds"]
@@ -60,6 +61,8 @@ class SimClock:
     mode: str
     paced: PacedClock
     lock: asyncio.Lock
+    #: Resolves a ClockAdvance's ``generateName`` (its own stream: the store's is untouched).
+    names: random.Random
 
     @classmethod
     def create(cls, cluster: EmbeddedCluster, *, mode: str, speed: float,
@@ -67,7 +70,8 @@ class SimClock:
         if mode not in ("stepped", "paced"):
             raise ValueError(f"mode must be 'stepped' or 'paced', got {mode!r}")
         paced = PacedClock(cluster.engine, wall=wall, speed=speed, paused=mode == "stepped")
-        return cls(cluster, mode, paced, asyncio.Lock())
+        return cls(cluster, mode, paced, asyncio.Lock(),
+                   cluster.engine.rng_for("sim.clockadvance.names"))
 
     @property
     def running(self) -> bool:
@@ -89,16 +93,15 @@ class SimClock:
     def change(self, body: dict[str, Any]) -> dict[str, Any]:
         spec = body.get("spec") if isinstance(body.get("spec"), dict) else None
         if spec is None:
-            raise errors.Invalid('Clock.sim.kitlib.io "cluster" is invalid: spec: Required value')
+            raise _clock_invalid("spec: Required value")
         mode = spec.get("mode", self.mode)
         if mode not in ("stepped", "paced"):
-            raise errors.Invalid(f'Clock.sim.kitlib.io "cluster" is invalid: spec.mode: '
-                                 f'Unsupported value: "{mode}": supported values: "stepped", '
-                                 '"paced"')
+            raise _clock_invalid(f'spec.mode: Unsupported value: "{mode}": supported values: '
+                                 '"stepped", "paced"')
         speed = spec.get("speed", self.paced.speed)
         if isinstance(speed, bool) or not isinstance(speed, int | float) or speed <= 0:
-            raise errors.Invalid(f'Clock.sim.kitlib.io "cluster" is invalid: spec.speed: '
-                                 f"Invalid value: {speed!r}: must be a positive number")
+            raise _clock_invalid(f"spec.speed: Invalid value: {speed!r}: must be a positive "
+                                 "number")
         self._apply(mode, float(speed), bool(spec.get("paused", False)))
         return self.to_object()
 
@@ -128,7 +131,14 @@ class SimClock:
             engine = self.cluster.engine
             start, before = engine.now, engine.events_processed
             await self._run(seconds)
-            return _advance_result(body, start, engine.now, engine.events_processed - before)
+            return _advance_result(body, self._advance_name(body), start, engine.now,
+                                   engine.events_processed - before)
+
+    def _advance_name(self, body: dict[str, Any]) -> str:
+        meta = body.get("metadata")
+        if isinstance(meta, dict) and meta.get("generateName") and not meta.get("name"):
+            return generated_name(str(meta["generateName"]), self.names)
+        return _advance_name_of(body) or "advance"
 
     async def _run(self, seconds: float) -> None:
         target = self.cluster.engine.now + seconds
@@ -140,29 +150,34 @@ class SimClock:
         self.paced.sync()
 
 
+def _clock_invalid(problem: str) -> errors.Invalid:
+    return errors.invalid_object(CLOCK.kind, SIM_GROUP, CLOCK_NAME, [problem])
+
+
+def _advance_name_of(body: dict[str, Any]) -> str:
+    meta = body.get("metadata")
+    return str(meta.get("name") or "") if isinstance(meta, dict) else ""
+
+
 def _advance_seconds(body: Any) -> float:
     if not isinstance(body, dict) or body.get("kind") not in (None, "ClockAdvance"):
         raise errors.BadRequest("send a ClockAdvance: {\"apiVersion\": \"sim.kitlib.io/v1alpha1\","
                                 " \"kind\": \"ClockAdvance\", \"spec\": {\"seconds\": 30}}")
     seconds = (body.get("spec") or {}).get("seconds")
     if isinstance(seconds, bool) or not isinstance(seconds, int | float):
-        raise errors.Invalid('ClockAdvance.sim.kitlib.io is invalid: spec.seconds: Required '
-                             'value: how many simulated seconds to advance, e.g. 30')
+        raise CLOCK_ADVANCE.invalid(_advance_name_of(body), [
+            "spec.seconds: Required value: how many simulated seconds to advance, e.g. 30"])
     if seconds < 0 or seconds > MAX_ADVANCE:
-        raise errors.Invalid(f"ClockAdvance.sim.kitlib.io is invalid: spec.seconds: Invalid "
-                             f"value: {seconds}: must be between 0 and {int(MAX_ADVANCE)}")
+        raise CLOCK_ADVANCE.invalid(_advance_name_of(body), [
+            f"spec.seconds: Invalid value: {seconds}: must be between 0 and {int(MAX_ADVANCE)}"])
     return float(seconds)
 
 
-def _advance_result(body: dict[str, Any], start: float, end: float,
+def _advance_result(body: dict[str, Any], name: str, start: float, end: float,
                     events: int) -> dict[str, Any]:
-    meta = body.get("metadata")
-    if not isinstance(meta, dict):
-        meta = {}
     return {
         "apiVersion": CLOCK_ADVANCE.api_version, "kind": "ClockAdvance",
-        "metadata": {"name": meta.get("name") or meta.get("generateName") or "advance",
-                     "creationTimestamp": format_time(start)},
+        "metadata": {"name": name, "creationTimestamp": format_time(start)},
         "spec": {"seconds": body["spec"]["seconds"]},
         "status": {"from": format_time(start), "to": format_time(end), "startSeconds": start,
                    "endSeconds": end, "eventsProcessed": events},

@@ -39,6 +39,8 @@ from kitlib.store.watch import Watcher, WatchEvent
 __all__ = ["WatchOptions", "open_watch", "stream_events"]
 
 BOOKMARK_INTERVAL = 10.0
+_PREFIXES = {kind: b'{"type":"' + kind.encode() + b'","object":'
+             for kind in ("ADDED", "MODIFIED", "DELETED")}
 DEFAULT_TIMEOUT = 1800.0
 _BATCH = 2000
 
@@ -142,7 +144,18 @@ class _Encoder:
         self._definitions_sent = False
 
     def batch(self, items: list[tuple[str, WatchEvent]]) -> bytes:
-        return b"".join(self.event(kind, ev) for kind, ev in items)
+        if self.options.table:
+            return b"".join(self.event(kind, ev) for kind, ev in items)
+        # JSON: one join over (prefix, cached object bytes, suffix) per event, no per-event
+        # concatenation copies of the object.
+        parts: list[bytes] = []
+        for kind, ev in items:
+            prefix = _PREFIXES.get(kind) or b'{"type":"' + kind.encode() + b'","object":'
+            raw = ev.raw
+            if kind != ev.type and kind == "DELETED":
+                raw = orjson.dumps(ev.obj)
+            parts += (prefix, raw, b"}\n")
+        return b"".join(parts)
 
     def event(self, kind: str, ev: WatchEvent) -> bytes:
         if self.options.table:

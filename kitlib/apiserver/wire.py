@@ -106,10 +106,37 @@ def check_acceptable(accept: str | None) -> None:
                                f"accepts only {accept!r}")
 
 
+#: Bodies larger than this are handed to the HTTP server in slices of this size.
+BODY_SLICE = 256 * 1024
+
+
+class _Response(Response):
+    """A ``Response`` that writes a large body in slices (same bytes, same headers).
+
+    Handing uvicorn a 40 MB list in one piece makes it encrypt and buffer all of
+    it before the client reads a byte; in slices, its flow control lets the
+    server encrypt one slice while the client reads the previous one.
+    """
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        body = self.body
+        if len(body) <= BODY_SLICE or scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        await send({"type": "http.response.start", "status": self.status_code,
+                    "headers": self.raw_headers})
+        for start in range(0, len(body), BODY_SLICE):
+            end = start + BODY_SLICE
+            await send({"type": "http.response.body", "body": body[start:end],
+                        "more_body": end < len(body)})
+        if self.background is not None:
+            await self.background()
+
+
 def json_response(payload: Any, status: int = 200, *,
                   headers: dict[str, str] | None = None) -> Response:
     content = payload if isinstance(payload, bytes) else orjson.dumps(payload)
-    return Response(content, status_code=status, media_type=JSON, headers=headers)
+    return _Response(content, status_code=status, media_type=JSON, headers=headers)
 
 
 def error_response(error: errors.ApiError) -> Response:

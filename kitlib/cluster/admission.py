@@ -3,18 +3,20 @@
 Each function has the store's ``Admission`` signature and is registered by
 ``EmbeddedCluster``. Defaults follow upstream's ``SetDefaults_*`` functions for
 the fields clients read back (pods, pod templates, Deployments and the other
-``apps/v1`` workloads, namespaces); validation covers what users hit in
+``apps/v1`` workloads, namespaces, secrets); validation covers what users hit in
 practice, with upstream's field-error wording:
 
 * a pod needs at least one container, each with a unique DNS-label name and an
   image;
 * a running pod's spec is immutable except container images (the basis of
   in-place updates), ``activeDeadlineSeconds`` and added tolerations;
-* a workload's selector must match its template's labels and is immutable.
+* a workload's selector must match its template's labels and is immutable;
+* a secret's ``type`` is immutable.
 """
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from kitlib.model import errors
@@ -22,7 +24,14 @@ from kitlib.model.registry import ResourceType
 from kitlib.model.selectors import LabelSelector
 from kitlib.model.validation import dns1123_label_errors
 
-__all__ = ["admit_namespace", "admit_pod", "admit_workload", "default_pod_spec", "qos_class"]
+__all__ = [
+    "admit_namespace",
+    "admit_pod",
+    "admit_secret",
+    "admit_workload",
+    "default_pod_spec",
+    "qos_class",
+]
 
 #: Added to every pod without them (the DefaultTolerationSeconds admission plugin).
 DEFAULT_TOLERATION_SECONDS = 300
@@ -43,6 +52,23 @@ def admit_namespace(op: str, rt: ResourceType, obj: dict[str, Any],
         obj["status"] = {"phase": "Active"}
         labels = obj["metadata"].setdefault("labels", {})
         labels["kubernetes.io/metadata.name"] = obj["metadata"].get("name", "")
+    return obj
+
+
+# -- secrets ----------------------------------------------------------------------------
+
+def admit_secret(op: str, rt: ResourceType, obj: dict[str, Any],
+                 old: dict[str, Any] | None) -> dict[str, Any]:
+    """``stringData`` is write-only: merged into ``data`` (base64); ``type`` defaults to Opaque."""
+    string_data = obj.pop("stringData", None)
+    if isinstance(string_data, dict) and string_data:
+        data = obj.get("data")
+        obj["data"] = {**(data if isinstance(data, dict) else {}),
+                       **{k: base64.b64encode(str(v).encode()).decode()
+                          for k, v in string_data.items()}}
+    obj["type"] = obj.get("type") or "Opaque"
+    if old is not None and obj["type"] != (old.get("type") or "Opaque"):
+        raise _invalid(rt, obj, [f'type: Invalid value: "{obj["type"]}": field is immutable'])
     return obj
 
 
@@ -88,6 +114,15 @@ def _default_tolerations(spec: dict[str, Any]) -> None:
         if (key, "NoExecute") not in present and (key, None) not in present:
             tolerations.append({"key": key, "operator": "Exists", "effect": "NoExecute",
                                 "tolerationSeconds": DEFAULT_TOLERATION_SECONDS})
+
+
+def _default_service_account_and_priority(spec: dict[str, Any]) -> None:
+    """What the ServiceAccount and Priority admission plugins set on every new pod."""
+    spec.setdefault("serviceAccountName", spec.get("serviceAccount") or "default")
+    spec.setdefault("serviceAccount", spec["serviceAccountName"])
+    if not spec.get("priorityClassName"):  # no PriorityClasses here: no global default
+        spec.setdefault("priority", 0)
+        spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
 
 
 def qos_class(spec: dict[str, Any]) -> str:
@@ -149,6 +184,7 @@ def admit_pod(op: str, rt: ResourceType, obj: dict[str, Any],
         assert isinstance(spec, dict)
         default_pod_spec(spec)
         _default_tolerations(spec)
+        _default_service_account_and_priority(spec)
         obj["status"] = {"phase": "Pending", "qosClass": qos_class(spec)}
         return obj
     assert old is not None

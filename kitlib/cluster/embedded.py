@@ -19,8 +19,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kitlib.cluster.admission import admit_namespace, admit_pod, admit_workload
+from kitlib.cluster.admission import admit_namespace, admit_pod, admit_secret, admit_workload
 from kitlib.cluster.namespaces import NamespaceController
+from kitlib.cluster.services import ServiceAdmission
 from kitlib.engine.loop import Engine
 from kitlib.model import errors
 from kitlib.model.objects import format_time
@@ -73,6 +74,9 @@ class EmbeddedCluster:
     def _install_admission(self) -> None:
         self.store.add_admission("namespaces", admit_namespace)
         self.store.add_admission("pods", admit_pod)
+        self.store.add_admission("secrets", admit_secret)
+        self.store.add_admission("services", ServiceAdmission(
+            self.store, self.engine.rng_for("services.allocation")))
         for key in ("deployments.apps", "replicasets.apps", "statefulsets.apps",
                     "daemonsets.apps"):
             self.store.add_admission(key, admit_workload)

@@ -10,6 +10,7 @@ renders it as the RFC 3339 string (second precision, ``Z``) found on the wire.
 
 from __future__ import annotations
 
+import functools
 import random
 from datetime import UTC, datetime, timedelta
 from typing import Any, NotRequired, TypedDict
@@ -119,7 +120,13 @@ def generated_name(prefix: str, rng: random.Random) -> str:
 
 def format_time(seconds: float, epoch: datetime = DEFAULT_EPOCH) -> str:
     """RFC 3339 at second precision, as ``metav1.Time`` serializes."""
-    return (epoch + timedelta(seconds=int(seconds))).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _format_time(int(seconds), epoch)
+
+
+@functools.lru_cache(maxsize=1024)
+def _format_time(seconds: int, epoch: datetime) -> str:
+    # Cached: every write stamps the current (simulated) second, mostly the same one.
+    return (epoch + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_time(text: str, epoch: datetime = DEFAULT_EPOCH) -> float:

@@ -20,6 +20,10 @@ Contract
   the stored ``status`` and writes to ``/status`` change only ``status``.
 * **No-op writes are not writes.** An update that changes nothing returns the
   stored object without a new RV or event.
+* **Emptied metadata collections are dropped.** An update that empties
+  ``labels``, ``annotations``, ``finalizers`` or ``ownerReferences`` removes the
+  field, as Go's ``omitempty`` does on a real server (``kubectl label pod x
+  app-`` leaves no ``labels: {}``).
 * **Deletion.** Objects with finalizers, or for which the kind's deletion
   policy asks for a grace period, get ``deletionTimestamp`` and stay until the
   last finalizer is removed / a delete with grace 0 arrives. Propagation
@@ -46,6 +50,7 @@ multiple versions of a kind.
 from __future__ import annotations
 
 import base64
+import bisect
 import hashlib
 import logging
 import uuid
@@ -145,11 +150,23 @@ class ListResult:
 class _Table:
     """One kind's objects: namespace → name → object."""
 
-    __slots__ = ("by_ns", "count")
+    __slots__ = ("_sorted", "by_ns", "count")
 
     def __init__(self) -> None:
         self.by_ns: dict[str, dict[str, dict[str, Any]]] = {}
         self.count = 0
+        self._sorted: list[ObjKey] | None = None
+
+    def sorted_keys(self) -> list[ObjKey]:
+        """Every (namespace, name), sorted; kept until an object is added or removed, so
+        that the pages of a paginated list (kubectl asks for 500 at a time) share one sort."""
+        if self._sorted is None:
+            self._sorted = sorted((ns, name) for ns, names in self.by_ns.items()
+                                  for name in names)
+        return self._sorted
+
+    def keys_changed(self) -> None:
+        self._sorted = None
 
 
 class Store:
@@ -227,6 +244,17 @@ class Store:
             return event.raw
         return orjson.dumps(obj)
 
+    def raw_many(self, rt_key: str, objs: list[dict[str, Any]]) -> list[bytes]:
+        """``raw`` of each object (stored objects of kind ``rt_key``), for list responses."""
+        latest = self._latest
+        out = []
+        for obj in objs:
+            meta = obj["metadata"]
+            event = latest.get((rt_key, meta.get("namespace", ""), meta["name"]))
+            out.append(event.raw if event is not None and event.obj is obj
+                       else orjson.dumps(obj))
+        return out
+
     def count(self, rt_key: str, namespace: str | None = None) -> int:
         table = self._tables.get(rt_key)
         if table is None:
@@ -266,29 +294,55 @@ class Store:
                labels: LabelSelector | None = None,
                fields: FieldSelector | None = None) -> list[dict[str, Any]]:
         """Objects matching the selectors, sorted by (namespace, name), using indexes."""
+        return self._select(rt_key, namespace, labels, fields)[0]
+
+    def _select(self, rt_key: str, namespace: str | None, labels: LabelSelector | None,
+                fields: FieldSelector | None, after: ObjKey | None = None,
+                limit: int | None = None) -> tuple[list[dict[str, Any]], int]:
+        """The first ``limit`` (all if None) matching objects whose key sorts after
+        ``after``, in (namespace, name) order, and how many more match after them."""
         labels = labels or LabelSelector()
         fields = fields or FieldSelector()
         if labels.matches_nothing:
-            return []
-        keys = self._candidate_keys(rt_key, namespace, labels, fields)
+            return [], 0
         table = self._tables.get(rt_key)
         if table is None:
-            return []
-        out = []
-        for ns, name in sorted(keys):
-            obj = table.by_ns.get(ns, {}).get(name)
+            return [], 0
+        indexed = self._indexed_keys(rt_key, namespace, labels, fields)
+        if indexed is not None:
+            keys = sorted(indexed)
+            start, stop = 0, len(keys)
+        else:
+            keys = table.sorted_keys()
+            start, stop = 0, len(keys)
+            if namespace is not None:  # the namespace's keys are one contiguous run
+                start = bisect.bisect_left(keys, (namespace,))
+                stop = bisect.bisect_left(keys, (namespace + "\x00",), lo=start)
+        if after is not None:
+            start = max(start, bisect.bisect_right(keys, after, lo=start, hi=stop))
+        by_ns = table.by_ns
+        filtered = bool(labels.requirements or fields.requirements)
+        out: list[dict[str, Any]] = []
+        for i in range(start, stop):
+            if limit is not None and len(out) >= limit and (indexed is None and not filtered):
+                return out, stop - i  # every key of the sorted table is a stored object
+            ns, name = keys[i]
+            obj = by_ns.get(ns, {}).get(name)
             if obj is None:
                 continue
-            meta = obj["metadata"]
-            if labels.requirements and not labels.matches(meta.get("labels")):
-                continue
-            if fields.requirements and not fields.matches(obj):
-                continue
+            if filtered:
+                if labels.requirements and not labels.matches(obj["metadata"].get("labels")):
+                    continue
+                if fields.requirements and not fields.matches(obj):
+                    continue
             out.append(obj)
-        return out
+        if limit is None or len(out) <= limit:
+            return out, 0
+        return out[:limit], len(out) - limit
 
-    def _candidate_keys(self, rt_key: str, namespace: str | None, labels: LabelSelector,
-                        fields: FieldSelector) -> set[ObjKey] | list[ObjKey]:
+    def _indexed_keys(self, rt_key: str, namespace: str | None, labels: LabelSelector,
+                      fields: FieldSelector) -> set[ObjKey] | None:
+        """The smallest index hit for the selectors' equalities; None if none applies."""
         best: set[ObjKey] | None = None
         for key, value in labels.equalities():
             hits = self.indexes.with_label(rt_key, key, value)
@@ -300,16 +354,9 @@ class Store:
             hits_or_none = self.indexes.with_field(rt_key, req.field, req.value)
             if hits_or_none is not None and (best is None or len(hits_or_none) < len(best)):
                 best = hits_or_none
-        if best is not None:
-            if namespace is None:
-                return best
-            return {k for k in best if k[0] == namespace}
-        table = self._tables.get(rt_key)
-        if table is None:
-            return []
-        if namespace is not None:
-            return [(namespace, name) for name in table.by_ns.get(namespace, {})]
-        return [(ns, name) for ns, names in table.by_ns.items() for name in names]
+        if best is None or namespace is None:
+            return best
+        return {k for k in best if k[0] == namespace}
 
     def list_objects(self, rt_key: str, *, namespace: str | None = None,
              labels: LabelSelector | None = None, fields: FieldSelector | None = None,
@@ -323,14 +370,13 @@ class Store:
                 raise errors.Expired("The provided continue parameter is too old to display a "
                                      "consistent list result. You can start a new list without "
                                      "the continue parameter.")
-        items = self.select(rt_key, namespace=namespace, labels=labels, fields=fields)
-        if start_after is not None:
-            items = [o for o in items if _obj_key(o) > start_after]
-        if limit is None or limit <= 0 or len(items) <= limit:
-            return ListResult(items, list_rv)
-        page = items[:limit]
+        if limit is not None and limit <= 0:
+            limit = None
+        page, remaining = self._select(rt_key, namespace, labels, fields, start_after, limit)
+        if not remaining:
+            return ListResult(page, list_rv)
         token = _encode_continue(list_rv, _obj_key(page[-1]))
-        return ListResult(page, list_rv, token, len(items) - limit)
+        return ListResult(page, list_rv, token, remaining)
 
     def _check_fields(self, rt_key: str, fields: FieldSelector | None) -> None:
         if fields is None:
@@ -502,6 +548,7 @@ class Store:
         new = self._merge_server_fields(rt, old, body, subresource)
         if subresource in (None, "*") and admit:
             new = self._admit("UPDATE", rt, new, old)
+        _drop_emptied_meta(old["metadata"], new["metadata"])
         self._validate_meta(rt, new)
         self._check_finalizers(rt, old, new)
         if rt.tracks_generation and _spec_changed(old, new):
@@ -640,6 +687,7 @@ class Store:
             names = table.by_ns.get(key[0], {})
             if names.pop(key[1], None) is not None:
                 table.count -= 1
+                table.keys_changed()
             if not names:
                 table.by_ns.pop(key[0], None)
             self.indexes.update(rt.key, key, old_stored, None)
@@ -651,6 +699,7 @@ class Store:
             names = table.by_ns.setdefault(key[0], {})
             if key[1] not in names:
                 table.count += 1
+                table.keys_changed()
             names[key[1]] = obj
             self.indexes.update(rt.key, key, prev, obj)
         event = WatchEvent(self._rv, event_type, rt.key, obj, prev)
@@ -763,6 +812,15 @@ def _decode_continue(token: str) -> tuple[int, tuple[str, str]]:
     except Exception:
         raise errors.BadRequest("invalid continue token: pass the metadata.continue value of "
                                 "the previous page unchanged") from None
+
+
+_OMITEMPTY_META = ("labels", "annotations", "finalizers", "ownerReferences")
+
+
+def _drop_emptied_meta(old: dict[str, Any], new: dict[str, Any]) -> None:
+    for field in _OMITEMPTY_META:
+        if field in new and not new[field] and old.get(field):
+            del new[field]
 
 
 def _spec_changed(old: dict[str, Any], new: dict[str, Any]) -> bool:

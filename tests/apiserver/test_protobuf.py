@@ -20,6 +20,9 @@ FIXTURES = Path(__file__).parent / "fixtures" / "protobuf"
 VERSIONS = ("1.32", "1.33")
 
 _DEPLOYMENT_LABELS = {"app": "web"}
+#: PodDisruptionBudgetStatus's counters have no omitempty: zeros are sent.
+_PDB_STATUS = {"disruptionsAllowed": 0, "currentHealthy": 0, "desiredHealthy": 0,
+               "expectedPods": 0}
 
 EXPECTED: dict[str, dict[str, Any]] = {
     "namespace": {
@@ -69,6 +72,42 @@ EXPECTED: dict[str, dict[str, Any]] = {
             "strategy": {},
         },
         "status": {},
+    },
+    "secret": {
+        "kind": "Secret", "apiVersion": "v1",
+        "metadata": {"name": "sec"}, "data": {"a": "Yg==", "blob": "AP/+gA=="},
+    },
+    "serviceaccount": {"kind": "ServiceAccount", "apiVersion": "v1", "metadata": {"name": "robot"}},
+    "service": {
+        "kind": "Service", "apiVersion": "v1",
+        "metadata": {"name": "web", "labels": {"app": "web"}},
+        "spec": {
+            "ports": [{"name": "80-8080", "protocol": "TCP", "port": 80, "targetPort": 8080}],
+            "selector": {"app": "web"}, "type": "ClusterIP",
+        },
+        "status": {"loadBalancer": {}},
+    },
+    "service-full": {
+        "kind": "Service", "apiVersion": "v1",
+        "metadata": {"name": "web", "labels": {"app": "web"}},
+        "spec": {
+            "ports": [{"name": "80-http", "protocol": "TCP", "port": 80, "targetPort": "http",
+                       "nodePort": 30080}],
+            "selector": {"app": "web"}, "type": "NodePort",
+        },
+        "status": {"loadBalancer": {}},
+    },
+    "pdb": {
+        "kind": "PodDisruptionBudget", "apiVersion": "policy/v1",
+        "metadata": {"name": "web"},
+        "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "web"}}},
+        "status": _PDB_STATUS,
+    },
+    "pdb-full": {
+        "kind": "PodDisruptionBudget", "apiVersion": "policy/v1",
+        "metadata": {"name": "web"},
+        "spec": {"selector": {"matchLabels": {"app": "web"}}, "maxUnavailable": "25%"},
+        "status": _PDB_STATUS,
     },
     "deleteoptions": {"kind": "DeleteOptions", "apiVersion": "v1"},
     "deleteoptions-full": {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0},
@@ -348,8 +387,9 @@ def test_unsupported_kind_is_415_with_a_hint(api_version: str, kind: str) -> Non
     error = _decode_error(_envelope(api_version, kind, b""))
     assert error.code == 415
     assert error.message == (
-        "protobuf request bodies are supported only for Namespace, ConfigMap, Deployment and "
-        f"DeleteOptions; got {api_version} {kind}. Send JSON instead, e.g. "
+        "protobuf request bodies are supported only for Namespace, ConfigMap, Secret, "
+        "ServiceAccount, Service, Deployment, PodDisruptionBudget and DeleteOptions; got "
+        f"{api_version} {kind}. Send JSON instead, e.g. "
         '"kubectl create ... -o yaml --dry-run=client | kubectl apply -f -"'
     )
 
