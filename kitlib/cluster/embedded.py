@@ -16,37 +16,36 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from kitlib.cluster.admission import admit_namespace, admit_pod, admit_secret, admit_workload
+from kitlib.cluster.context import ClusterContext, SubresourceHandler
+from kitlib.cluster.disruption import DisruptionController
+from kitlib.cluster.endpoints import EndpointsController
+from kitlib.cluster.events import EventRecorder
+from kitlib.cluster.kubelet import KubeletManager
 from kitlib.cluster.namespaces import NamespaceController
+from kitlib.cluster.nodelifecycle import NodeLifecycleController
+from kitlib.cluster.nodes import add_nodes
+from kitlib.cluster.scheduler import Scheduler
 from kitlib.cluster.services import ServiceAdmission
+from kitlib.cluster.settings import ClusterSettings
+from kitlib.cluster.workloads.deployment import DeploymentController
+from kitlib.cluster.workloads.replicaset import ReplicaSetController
+from kitlib.cluster.workloads.statefulset import StatefulSetController
 from kitlib.engine.loop import Engine
 from kitlib.model import errors
 from kitlib.model.objects import format_time
 from kitlib.model.registry import Registry, ResourceType, builtin_registry
 from kitlib.store.gc import GarbageCollector
-from kitlib.store.store import Store, StoreSettings
+from kitlib.store.store import Store
 
-__all__ = ["ClusterSettings", "EmbeddedCluster"]
+__all__ = ["ClusterSettings", "EmbeddedCluster"]  # ClusterSettings re-exported
 
 log = logging.getLogger(__name__)
 
-SubresourceHandler = Callable[[str, str, Any, dict[str, str]], tuple[int, dict[str, Any]]]
-
 #: Namespaces every cluster starts with.
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
-
-
-@dataclass(frozen=True)
-class ClusterSettings:
-    """Everything tunable about an embedded cluster (notebook parameters map onto this)."""
-
-    seed: int = 0
-    store: StoreSettings = field(default_factory=StoreSettings)
-    #: Zero-time events processed by one ``settle()`` before it gives up (a runaway loop guard).
-    settle_limit: int = 1_000_000
 
 
 class EmbeddedCluster:
@@ -60,16 +59,33 @@ class EmbeddedCluster:
             self.registry.register(rt)
         self.store = Store(self.engine, self.registry, self.settings.store)
         self.gc = GarbageCollector(self.store, self.engine)
+        self.events = EventRecorder(self.store, self.engine, self.settings.events)
         self._install_admission()
+        self.context = ClusterContext(self.engine, self.store, self.registry, self.events,
+                                      self.settings)
         #: POST handlers for subresources: (kind key, name) -> fn(ns, name, body, query)
         #: returning (HTTP status, body). Actors register theirs (binding, eviction).
-        self.subresource_handlers: dict[tuple[str, str], SubresourceHandler] = {
-            ("pods", "binding"): self._bind,
-        }
+        self.subresource_handlers: dict[tuple[str, str], SubresourceHandler] = \
+            self.context.subresource_handlers
+        self.subresource_handlers[("pods", "binding")] = self._bind
         self.namespaces = NamespaceController(self.store, self.engine)
+        self._install_actors(self.context)
         for name in SYSTEM_NAMESPACES:
             self.store.create("namespaces", {"metadata": {"name": name}})
+        if self.settings.nodes:
+            add_nodes(self.context, self.settings.nodes)
         self.settle()
+
+    def _install_actors(self, ctx: ClusterContext) -> None:
+        """The cluster's components; they talk to each other only through the store."""
+        self.scheduler = Scheduler(ctx)
+        self.kubelets = KubeletManager(ctx)
+        self.node_lifecycle = NodeLifecycleController(ctx)
+        self.endpoints = EndpointsController(ctx)
+        self.disruption = DisruptionController(ctx)
+        self.deployments = DeploymentController(ctx)
+        self.replicasets = ReplicaSetController(ctx)
+        self.statefulsets = StatefulSetController(ctx)
 
     def _install_admission(self) -> None:
         self.store.add_admission("namespaces", admit_namespace)

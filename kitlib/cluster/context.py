@@ -1,0 +1,40 @@
+"""What every actor of the embedded cluster is given: ``ClusterContext``.
+
+Actors (scheduler, kubelets, controllers) talk to each other only through the
+store, as Kubernetes components talk only through the API server; the context
+holds the shared plumbing: engine (clock, RNG streams), store, registry, event
+recorder, settings, and the table of subresource handlers the API server routes
+``POST …/{subresource}`` to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kitlib.cluster.events import EventRecorder
+from kitlib.cluster.settings import ClusterSettings
+from kitlib.engine.loop import Engine
+from kitlib.model.registry import Registry
+from kitlib.store.store import Store
+
+__all__ = ["ClusterContext", "SubresourceHandler"]
+
+#: ``fn(namespace, name, body, query) -> (HTTP status, response body)``.
+SubresourceHandler = Callable[[str, str, Any, dict[str, str]], tuple[int, dict[str, Any]]]
+
+
+@dataclass
+class ClusterContext:
+    engine: Engine
+    store: Store
+    registry: Registry
+    events: EventRecorder
+    settings: ClusterSettings
+    subresource_handlers: dict[tuple[str, str], SubresourceHandler] = field(
+        default_factory=dict)
+
+    @property
+    def now(self) -> float:
+        return self.engine.now

@@ -1,0 +1,1 @@
+"""Native workload controllers: Deployment → ReplicaSet → Pods, and StatefulSet."""
