@@ -286,3 +286,19 @@ def _workload_errors(spec: dict[str, Any]) -> list[str]:
         problems.append(f"spec.replicas: Invalid value: {replicas!r}: must be greater than or "
                         "equal to 0")
     return problems
+
+
+def pod_grace_period(pod: dict[str, Any], options: Any) -> int:
+    """Upstream ``podStrategy.CheckGracefulDelete``: how long a deleted pod may terminate.
+
+    An unscheduled or finished pod goes at once; otherwise the grace period is the
+    request's, else the pod's ``terminationGracePeriodSeconds`` (30). The kubelet
+    then stops the containers and removes the pod with a delete of grace 0.
+    """
+    phase = (pod.get("status") or {}).get("phase")
+    if not (pod.get("spec") or {}).get("nodeName") or phase in ("Succeeded", "Failed"):
+        return 0
+    requested = getattr(options, "grace_period_seconds", None)
+    if requested is not None:
+        return max(0, int(requested))
+    return max(0, int((pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30)))

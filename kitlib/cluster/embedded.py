@@ -18,7 +18,13 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from kitlib.cluster.admission import admit_namespace, admit_pod, admit_secret, admit_workload
+from kitlib.cluster.admission import (
+    admit_namespace,
+    admit_pod,
+    admit_secret,
+    admit_workload,
+    pod_grace_period,
+)
 from kitlib.cluster.context import ClusterContext, SubresourceHandler
 from kitlib.cluster.disruption import DisruptionController
 from kitlib.cluster.endpoints import EndpointsController
@@ -90,6 +96,7 @@ class EmbeddedCluster:
     def _install_admission(self) -> None:
         self.store.add_admission("namespaces", admit_namespace)
         self.store.add_admission("pods", admit_pod)
+        self.store.set_deletion_policy("pods", pod_grace_period)
         self.store.add_admission("secrets", admit_secret)
         self.store.add_admission("services", ServiceAdmission(
             self.store, self.engine.rng_for("services.allocation")))
