@@ -11,15 +11,26 @@ Each scenario group is a module with ``run(quick: bool) -> list[Row]``.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import platform
 import statistics
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["GROUPS", "BenchmarkFailed", "Row", "best_and_median", "check", "machine_info"]
+__all__ = [
+    "GROUPS",
+    "BenchmarkFailed",
+    "GcTimer",
+    "Row",
+    "best_and_median",
+    "check",
+    "machine_info",
+]
 
 #: Scenario groups, in run order: name -> module (``benchmarks.<name>``).
 GROUPS = ("store_create", "list_pods_api", "watch_throughput", "kubectl_get_pods")
@@ -56,6 +67,30 @@ class Row:
         return asdict(self)
 
 
+class GcTimer:
+    """``with GcTimer() as t:`` — wall seconds this process spent in cyclic GC (``t.seconds``)
+    and the number of collections (``t.collections``), in any thread."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.collections = 0
+        self._started = 0.0
+
+    def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._started
+            self.collections += 1
+
+    def __enter__(self) -> GcTimer:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+
 def best_and_median(samples: Sequence[float]) -> tuple[float, float]:
     return min(samples), statistics.median(samples)
 
@@ -69,10 +104,10 @@ def machine_info() -> dict[str, Any]:
         "machine": platform.machine(),
         "processor": platform.processor() or _cpu_model(),
     }
-    try:
+    with contextlib.suppress(AttributeError):  # not Linux
         info["usable_cpus"] = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        pass
+    with contextlib.suppress(OSError, AttributeError):
+        info["loadavg_1_5_15"] = [round(x, 2) for x in os.getloadavg()]
     for dist in ("kitlib", "kubernetes", "orjson", "uvicorn", "starlette", "urllib3"):
         info[f"{dist}_version"] = _version(dist)
     return info

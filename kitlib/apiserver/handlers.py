@@ -21,7 +21,13 @@ from typing import Any
 from starlette.responses import Response
 
 from kitlib.apiserver.tables import table_for
-from kitlib.apiserver.wire import decode_body, json_response, media_type, wants_table
+from kitlib.apiserver.wire import (
+    decode_body,
+    joined_json_response,
+    json_response,
+    media_type,
+    wants_table,
+)
 from kitlib.cluster.embedded import EmbeddedCluster
 from kitlib.model import errors, patch, schema
 from kitlib.model.registry import ResourceType
@@ -103,11 +109,11 @@ class ResourceHandlers:
         raws = self.store.raw_many(rt.key, result.items)
         if not raws:
             return json_response(head + b"]}")
-        # One copy of a body that may be tens of MB: head and tail ride on the first and
-        # last item, and a single join makes the body.
+        # The body (tens of MB for 10,000 pods) is never joined: the cached bytes of the
+        # items go out in slices, with the head and tail riding on the first and last item.
         raws[0] = head + raws[0]
         raws[-1] += b"]}"
-        return json_response(b",".join(raws))
+        return joined_json_response(raws, b",")
 
     def _table(self, rt: ResourceType, objects: list[dict[str, Any]], req: Request,
                continue_token: str = "", rv: int | None = None) -> dict[str, Any]:

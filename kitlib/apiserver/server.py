@@ -49,6 +49,8 @@ class ServeOptions:
     mode: str = "stepped"
     speed: float = 20.0
     seed: int = 0
+    #: Nodes created at start (``ClusterSettings(nodes=N)``; ``kitlib serve --nodes N``).
+    nodes: int = 0
     #: Serve plain HTTP (tests of the HTTP layer only; kubectl sends no token over HTTP).
     insecure_http: bool = False
     token: str | None = None
@@ -80,7 +82,8 @@ class EmbeddedServer:
     def __init__(self, options: ServeOptions, cluster: EmbeddedCluster | None = None) -> None:
         _check_loopback(options.host)
         self.options = options
-        settings = options.cluster_settings or ClusterSettings(seed=options.seed)
+        settings = options.cluster_settings or ClusterSettings(seed=options.seed,
+                                                               nodes=options.nodes)
         self.cluster = cluster or EmbeddedCluster(settings)
         self.token = options.token or new_token()
         self.tls: TlsMaterial | None = None if options.insecure_http else make_tls()
@@ -201,8 +204,8 @@ def tune_gc() -> tuple[int, int, int]:
     With CPython's default thresholds a young collection runs every 700
     allocations, so the objects of a request in flight (the rows of a Table, a
     burst of writes) are promoted, and full collections that traverse the
-    whole store follow: about half of the CPU time of bulk writes and a
-    quarter of serving a 10,000-row Table (``docs/performance.md``). Young
+    whole store follow; with these, bulk writes spend little time in the
+    collector (measured in ``benchmarks/``, see ``docs/performance.md``). Young
     cycles are still collected, every 50,000 net allocations. ``kitlib serve``
     calls this; an in-process ``EmbeddedServer`` leaves the host's GC alone.
     """

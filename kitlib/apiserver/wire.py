@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -26,6 +27,7 @@ __all__ = [
     "MAX_BODY_BYTES",
     "decode_body",
     "error_response",
+    "joined_json_response",
     "json_response",
     "media_type",
     "wants_table",
@@ -106,7 +108,7 @@ def check_acceptable(accept: str | None) -> None:
                                f"accepts only {accept!r}")
 
 
-#: Bodies larger than this are handed to the HTTP server in slices of this size.
+#: Bodies larger than this are handed to the HTTP server in slices of about this size.
 BODY_SLICE = 256 * 1024
 
 
@@ -118,25 +120,80 @@ class _Response(Response):
     server encrypt one slice while the client reads the previous one.
     """
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+    def _size(self) -> int:
+        return len(self.body)
+
+    def _slices(self) -> Iterator[bytes | memoryview]:
         body = self.body
-        if len(body) <= BODY_SLICE or scope["type"] != "http":
+        for start in range(0, len(body), BODY_SLICE):
+            yield body[start:start + BODY_SLICE]
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self._size() <= BODY_SLICE or scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
         await send({"type": "http.response.start", "status": self.status_code,
                     "headers": self.raw_headers})
-        for start in range(0, len(body), BODY_SLICE):
-            end = start + BODY_SLICE
-            await send({"type": "http.response.body", "body": body[start:end],
-                        "more_body": end < len(body)})
+        slices = self._slices()
+        current = next(slices)
+        for following in slices:
+            await send({"type": "http.response.body", "body": current, "more_body": True})
+            current = following
+        await send({"type": "http.response.body", "body": current, "more_body": False})
         if self.background is not None:
             await self.background()
+
+
+class _JoinedResponse(_Response):
+    """A JSON body ``sep.join(parts)`` that is never joined in one piece.
+
+    A list response is the cached bytes of each object; joining tens of MB only
+    to slice them again costs a copy of the whole body before the first byte
+    goes out. ``body`` is still available (joined on access).
+    """
+
+    def __init__(self, parts: list[bytes], sep: bytes, status_code: int = 200,
+                 headers: dict[str, str] | None = None) -> None:
+        self._parts: list[bytes] = []  # Response.__init__ reads body: keep it cheap till then
+        self._sep = sep
+        self._length = sum(map(len, parts)) + max(len(parts) - 1, 0) * len(sep)
+        super().__init__(b"", status_code=status_code, media_type=JSON,
+                         headers={**(headers or {}), "content-length": str(self._length)})
+        self._parts = parts
+
+    @property
+    def body(self) -> bytes:
+        return self._sep.join(self._parts)
+
+    @body.setter
+    def body(self, value: bytes | memoryview) -> None:
+        pass  # Response.__init__ stores its rendered (empty) content: the parts are the body
+
+    def _size(self) -> int:
+        return self._length
+
+    def _slices(self) -> Iterator[bytes | memoryview]:
+        parts, sep = self._parts, self._sep
+        group: list[bytes] = []
+        size = 0
+        for i, part in enumerate(parts):
+            group.append(part)
+            size += len(part) + len(sep)
+            if size >= BODY_SLICE and i + 1 < len(parts):
+                yield sep.join(group) + sep
+                group, size = [], 0
+        yield sep.join(group)
 
 
 def json_response(payload: Any, status: int = 200, *,
                   headers: dict[str, str] | None = None) -> Response:
     content = payload if isinstance(payload, bytes) else orjson.dumps(payload)
     return _Response(content, status_code=status, media_type=JSON, headers=headers)
+
+
+def joined_json_response(parts: list[bytes], sep: bytes = b",") -> Response:
+    """A 200 JSON response whose body is ``sep.join(parts)`` (sent without joining it)."""
+    return _JoinedResponse(parts, sep)
 
 
 def error_response(error: errors.ApiError) -> Response:
