@@ -19,7 +19,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     options = ServeOptions(port=args.port, kubeconfig=Path(args.kubeconfig).expanduser()
                            if args.kubeconfig else None, mode=args.mode, speed=args.speed,
-                           seed=args.seed, exit_with_stdin=args.exit_with_stdin)
+                           seed=args.seed, nodes=args.nodes,
+                           exit_with_stdin=args.exit_with_stdin)
     try:
         return serve(options)
     except KeyboardInterrupt:
@@ -27,9 +28,15 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _advance(args: argparse.Namespace) -> int:
+    from kitlib.client import EmbeddedOnlyError
     from kitlib.client.connect import connect
 
+    if args.seconds < 0:
+        raise ValueError(f"cannot advance by a negative duration ({args.seconds:g} s)")
     with connect(kubeconfig=args.kubeconfig, context=args.context) as cluster:
+        if not cluster.embedded:  # sleep() would wait on the wall clock
+            raise EmbeddedOnlyError(f"{cluster.api_client.configuration.host} is a real "
+                                    "cluster: time cannot be advanced")
         before = cluster.now()
         cluster.sleep(args.seconds)
         print(f"advanced {args.seconds:g} s: {before:g} s -> {cluster.now():g} s")
@@ -58,6 +65,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="stepped: time moves only when advanced; paced: speed x wall clock")
     serve.add_argument("--speed", type=float, default=20.0, help="paced mode speed (default 20)")
     serve.add_argument("--seed", type=int, default=0, help="seed of the cluster's RNG")
+    serve.add_argument("--nodes", type=int, default=0,
+                       help="nodes to create at start (zones round robin; default 0)")
     serve.add_argument("--exit-with-stdin", action="store_true",
                        help="exit when stdin closes (used by kitlib.connect)")
     serve.set_defaults(func=_serve)
@@ -72,9 +81,26 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _client_errors() -> tuple[type[BaseException], ...]:
+    """What a client command reports as one line instead of a traceback."""
+    from kubernetes.config.config_exception import ConfigException
+    from urllib3.exceptions import HTTPError
+
+    from kitlib.client import EmbeddedOnlyError
+    from kitlib.model.errors import ApiError
+
+    return ApiError, ConfigException, EmbeddedOnlyError, HTTPError, OSError, ValueError
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    return int(args.func(args))
+    if args.func is _serve:
+        return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except _client_errors() as exc:
+        print(f"kitlib {args.command}: error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

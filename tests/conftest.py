@@ -4,22 +4,30 @@
 its own asyncio loop in a background thread, so tests can talk to it with the
 official ``kubernetes`` client exactly as a notebook would, without a child
 process. Stopping it joins the thread and checks that nothing it started is
-left running.
+left running. ``plain_server`` stands in for a real (non-kitlib) API server.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
+import yaml
 from kubernetes import client as k8s
 from kubernetes import config as kube_config
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from kitlib.apiserver.server import EmbeddedServer, ServeOptions
+from kitlib.client.cluster import close_api_client
 
 
 class ThreadedServer:
@@ -68,6 +76,15 @@ class ThreadedServer:
         finally:
             await self.server.stop()
 
+    def call(self, fn: Callable[..., Any], *args: Any, timeout: float = 10.0) -> Any:
+        """Run ``fn(*args)`` on the server's event loop (where the cluster may be touched)."""
+        assert self._loop is not None
+
+        async def run() -> Any:
+            return fn(*args)
+
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout)
+
     def api_client(self) -> k8s.ApiClient:
         """A new official ``ApiClient`` for this server (closed when the server stops)."""
         api = kube_config.new_client_from_config(config_file=str(self.kubeconfig))
@@ -76,7 +93,7 @@ class ThreadedServer:
 
     def stop(self, timeout: float = 15.0) -> None:
         for api in self._clients:
-            api.close()
+            close_api_client(api)
         self._clients.clear()
         if self._loop is not None and self._thread.is_alive():
             self._loop.call_soon_threadsafe(self.server.request_stop)
@@ -109,3 +126,38 @@ def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedSer
     server = ThreadedServer(tmp_path_factory.mktemp("apiserver")).start()
     yield server
     server.stop()
+
+
+def _not_found(_: Request) -> JSONResponse:
+    return JSONResponse({"kind": "Status", "apiVersion": "v1", "metadata": {},
+                         "status": "Failure", "reason": "NotFound", "code": 404,
+                         "message": "the server could not find the requested resource"},
+                        status_code=404)
+
+
+@pytest.fixture
+def plain_server(tmp_path: Path) -> Iterator[Path]:
+    """A stand-in for a real API server: plain HTTP, and 404 for everything (no sim group)."""
+    app = Starlette(routes=[Route("/{path:path}", _not_found)])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
+                                           lifespan="off"))
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), name="plain-server")
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the stub did not start"
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "real",
+        "clusters": [{"name": "real", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
+        "users": [{"name": "real", "user": {"token": "t"}}],
+        "contexts": [{"name": "real", "context": {"cluster": "real", "user": "real",
+                                                  "namespace": "prod"}}]}))
+    try:
+        yield kubeconfig
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        assert not thread.is_alive()

@@ -26,13 +26,29 @@ from kitlib.client.errors import translate
 if TYPE_CHECKING:
     from kitlib.client.connect import EmbeddedProcess
 
-__all__ = ["Cluster", "EmbeddedOnlyError"]
+__all__ = ["Cluster", "EmbeddedOnlyError", "close_api_client"]
 
 SIM_GROUP, SIM_VERSION, CLOCK_NAME = "sim.kitlib.io", "v1alpha1", "cluster"
 
 
 class EmbeddedOnlyError(RuntimeError):
     """An operation that only the embedded cluster supports was asked of a real one."""
+
+
+def close_api_client(api_client: k8s.ApiClient) -> None:
+    """Close an official ``ApiClient`` and, now, every idle connection it keeps.
+
+    ``ApiClient.close()`` only empties urllib3's pool registry; from urllib3 2.3 on, the
+    pools close their connections when garbage-collected, which is later (or never, while
+    a response or a traceback still refers to one), so sockets to the server stay open.
+    """
+    pools = api_client.rest_client.pool_manager.pools
+    keys = pools.keys()  # a copy taken under the container's lock (iterating it raises)
+    for key in keys:
+        pool = pools.get(key)
+        if pool is not None:
+            pool.close()
+    api_client.close()
 
 
 class Cluster:
@@ -135,7 +151,7 @@ class Cluster:
         if self._closed:
             return
         self._closed = True
-        self.api_client.close()
+        close_api_client(self.api_client)
         if self._process is not None:
             self._process.stop()
 

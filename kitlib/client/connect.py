@@ -28,7 +28,7 @@ from typing import IO, Any
 
 from kubernetes import config as kube_config
 
-from kitlib.client.cluster import Cluster
+from kitlib.client.cluster import Cluster, close_api_client
 
 __all__ = ["EmbeddedProcess", "connect"]
 
@@ -132,8 +132,12 @@ def _handle(path: str | None, context: str | None, namespace: str | None,
             allow_writes: bool | None, child: EmbeddedProcess | None) -> Cluster:
     api_client = kube_config.new_client_from_config(config_file=path, context=context)
     ns = namespace or _context_namespace(path, context) or "default"
-    return Cluster(api_client, kubeconfig=path, namespace=ns, allow_writes=allow_writes,
-                   process=child)
+    try:
+        return Cluster(api_client, kubeconfig=path, namespace=ns, allow_writes=allow_writes,
+                       process=child)
+    except BaseException:  # e.g. the server is unreachable: do not leak the client's pool
+        close_api_client(api_client)
+        raise
 
 
 def _context_namespace(path: str | None, context: str | None) -> str | None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -53,7 +54,8 @@ def names(pods: k8s.V1PodList) -> list[str]:
 
 
 @contextlib.contextmanager
-def watching(func: Any, *args: Any, **kwargs: Any) -> Iterator[Iterator[dict[str, Any]]]:
+def watching(func: Any, *args: Any,
+             **kwargs: Any) -> Iterator[Generator[dict[str, Any], None, None]]:
     """``Watch().stream(...)`` whose response is closed even when the caller stops early."""
     stream = watch.Watch().stream(func, *args, **kwargs)
     try:
@@ -93,9 +95,14 @@ def test_field_selectors_on_name_and_phase_filter_the_list(v1: k8s.CoreV1Api, ns
     for name in ("one", "two"):
         v1.create_namespaced_pod(ns, pod(name))
     assert names(v1.list_namespaced_pod(ns, field_selector="metadata.name=one")) == ["one"]
-    assert names(v1.list_namespaced_pod(ns, field_selector="status.phase=Pending")) == \
-        ["one", "two"]
-    assert names(v1.list_namespaced_pod(ns, field_selector="status.phase=Running")) == []
+    assert names(v1.list_namespaced_pod(ns, field_selector="metadata.name!=one")) == ["two"]
+    phases = {p.metadata.name: p.status.phase for p in v1.list_namespaced_pod(ns).items}
+    for phase in ("Pending", "Running", "Succeeded"):
+        expected = sorted(name for name, have in phases.items() if have == phase)
+        assert names(v1.list_namespaced_pod(ns, field_selector=f"status.phase={phase}")) == \
+            expected
+    assert names(v1.list_namespaced_pod(
+        ns, field_selector=f"metadata.name=one,status.phase={phases['one']}")) == ["one"]
 
 
 def test_an_unsupported_field_selector_is_a_400_status(v1: k8s.CoreV1Api, ns: str) -> None:
@@ -178,10 +185,20 @@ def test_a_watch_from_a_list_rv_sees_added_modified_deleted_in_order(v1: k8s.Cor
     with watching(v1.list_namespaced_pod, ns, resource_version=rv, timeout_seconds=5,
                   _request_timeout=10) as stream:
         for event in stream:
-            events.append((event["type"], event["object"].metadata.name))
+            obj = event["object"]
+            events.append((event["type"], obj.metadata.name, int(obj.metadata.resource_version),
+                           (obj.metadata.labels or {}).get("seen")))
             if event["type"] == "DELETED":
                 break
-    assert events == [("ADDED", "w"), ("MODIFIED", "w"), ("DELETED", "w")]
+    # The cluster's controllers (the scheduler, ...) may add MODIFIED events of their own.
+    types = [e[0] for e in events]
+    assert types[0] == "ADDED" and types[-1] == "DELETED"
+    assert set(types[1:-1]) == {"MODIFIED"}
+    assert {e[1] for e in events} == {"w"}
+    assert [e[2] for e in events] == sorted({e[2] for e in events}), "RVs increase"
+    labelled = [i for i, e in enumerate(events) if e[3] == "yes"]
+    assert labelled and labelled[0] > 0 and events[labelled[0]][0] == "MODIFIED"
+    assert events[-1][3] == "yes", "DELETED carries the last state"
     with pytest.raises(ApiException) as caught:
         v1.read_namespaced_pod("w", ns)
     assert caught.value.status == 404
@@ -196,9 +213,10 @@ def test_a_watch_without_rv_starts_with_the_existing_pods_then_follows(
             events.append((event["type"], event["object"].metadata.name))
             if len(events) == 1:
                 v1.create_namespaced_pod(ns, pod("new"))
-            else:
+            elif events[-1] == ("ADDED", "new"):
                 break
-    assert events == [("ADDED", "old"), ("ADDED", "new")]
+    assert events[0] == ("ADDED", "old")
+    assert [e for e in events if e[0] == "ADDED"] == [("ADDED", "old"), ("ADDED", "new")]
 
 
 # -- dry run, conflicts, generateName ---------------------------------------------------------
@@ -340,6 +358,21 @@ def short_history(start_api_server: Any) -> ThreadedServer:
     return server
 
 
+def once_watched(server: ThreadedServer, action: Any) -> threading.Thread:
+    """Run ``action`` in a thread as soon as the server has a watch open."""
+    store = server.server.cluster.store
+
+    def run() -> None:
+        deadline = time.monotonic() + 10
+        while server.call(store.watcher_count) == 0 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        action()
+
+    thread = threading.Thread(target=run, name="write-once-watched")
+    thread.start()
+    return thread
+
+
 def test_a_watch_from_an_expired_rv_gets_410_and_recovers_by_relisting(
         short_history: ThreadedServer) -> None:
     v1 = k8s.CoreV1Api(short_history.api_client())
@@ -368,18 +401,30 @@ def test_a_watch_from_an_expired_rv_gets_410_and_recovers_by_relisting(
         next(stream)
     assert caught.value.status == 410
 
-    # The relist pattern: list again, watch from the new RV, and see what happens next.
+    # The relist pattern: list again, watch from the new RV, and see what happens next. The
+    # writes wait for the new watch to be open: with a history of 5 events, writing before it
+    # could expire the relisted RV as well.
+    def write() -> None:
+        v1.create_namespaced_pod("default", pod("after"))
+        v1.delete_namespaced_pod("p0", "default", grace_period_seconds=0)
+
     seen: list[tuple[str, str]] = []
-    relisted: list[str] = []
-    for kind, obj in watch_with_relist(v1.list_namespaced_pod, "default",
-                                       resource_version=old_rv):
-        if kind == "RELIST":
-            relisted = names(obj)
-            v1.create_namespaced_pod("default", pod("after"))
-            v1.delete_namespaced_pod("p0", "default", grace_period_seconds=0)
-            continue
-        seen.append((kind, obj.metadata.name))
-        if kind == "DELETED":
-            break
-    assert relisted == sorted(f"p{i}" for i in range(12))
-    assert seen == [("ADDED", "after"), ("DELETED", "p0")]
+    relisted: list[list[str]] = []
+    writer: threading.Thread | None = None
+    try:
+        for kind, obj in watch_with_relist(v1.list_namespaced_pod, "default",
+                                           resource_version=old_rv):
+            if kind == "RELIST":
+                relisted.append(names(obj))
+                writer = writer or once_watched(short_history, write)
+                continue
+            seen.append((kind, obj.metadata.name))
+            if (kind, obj.metadata.name) == ("DELETED", "p0"):
+                break
+    finally:
+        if writer is not None:
+            writer.join(10)
+    assert relisted == [sorted(f"p{i}" for i in range(12))]
+    added = seen.index(("ADDED", "after"))
+    assert seen[-1] == ("DELETED", "p0") and added < len(seen) - 1
+    assert {kind for kind, _ in seen} <= {"ADDED", "MODIFIED", "DELETED"}
