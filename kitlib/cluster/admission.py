@@ -232,6 +232,8 @@ def admit_workload(op: str, rt: ResourceType, obj: dict[str, Any],
         raise _invalid(rt, obj, ["spec: Required value"])
     _default_workload(rt, spec)
     problems = _workload_errors(spec)
+    if rt.kind == "Deployment":
+        problems += _deployment_strategy_errors(spec.get("strategy") or {})
     if old is not None and old.get("spec", {}).get("selector") != spec.get("selector"):
         problems.append(f"spec.selector: Invalid value: {spec.get('selector')}: field is "
                         "immutable")
@@ -285,6 +287,46 @@ def _workload_errors(spec: dict[str, Any]) -> list[str]:
                                  or replicas < 0):
         problems.append(f"spec.replicas: Invalid value: {replicas!r}: must be greater than or "
                         "equal to 0")
+    return problems
+
+
+def _int_or_string(value: Any) -> str:
+    """How Go prints an ``intstr.IntOrString`` in a field error (``%#v``)."""
+    if isinstance(value, str):
+        return f'intstr.IntOrString{{Type:1, IntVal:0, StrVal:"{value}"}}'
+    return f'intstr.IntOrString{{Type:0, IntVal:{value}, StrVal:""}}'
+
+
+def _int_or_percent_value(value: Any) -> int:
+    """Upstream ``getIntOrPercentValue``: the number, or the number before ``%``."""
+    text = str(value).removesuffix("%") if isinstance(value, str) else value
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _deployment_strategy_errors(strategy: dict[str, Any]) -> list[str]:
+    """Upstream ``ValidateDeploymentStrategy`` / ``ValidateRollingUpdateDeployment``."""
+    rolling = strategy.get("rollingUpdate")
+    path = "spec.strategy.rollingUpdate"
+    if strategy.get("type") == "Recreate":
+        return [f"{path}: Forbidden: may not be specified when strategy `type` is "
+                "'Recreate'"] if rolling is not None else []
+    if not isinstance(rolling, dict):
+        return []
+    problems = []
+    surge, unavailable = rolling.get("maxSurge"), rolling.get("maxUnavailable")
+    for field, value in (("maxUnavailable", unavailable), ("maxSurge", surge)):
+        if _int_or_percent_value(value) < 0:
+            problems.append(f"{path}.{field}: Invalid value: {_int_or_string(value)}: must be "
+                            "greater than or equal to 0")
+    if _int_or_percent_value(unavailable) == 0 and _int_or_percent_value(surge) == 0:
+        problems.append(f"{path}.maxUnavailable: Invalid value: {_int_or_string(unavailable)}: "
+                        "may not be 0 when `maxSurge` is 0")
+    if isinstance(unavailable, str) and _int_or_percent_value(unavailable) > 100:
+        problems.append(f"{path}.maxUnavailable: Invalid value: {_int_or_string(unavailable)}: "
+                        "must not be greater than 100%")
     return problems
 
 

@@ -35,6 +35,8 @@ class NodePoolSettings:
     pods: int = 110
     #: Name prefix: nodes are ``<prefix>-0``, ``<prefix>-1``, …
     name_prefix: str = "node"
+    #: ``ephemeral-storage`` capacity of each node.
+    ephemeral_storage: str = "100Gi"
 
 
 @dataclass(frozen=True)
@@ -43,9 +45,10 @@ class KubeletSettings:
     node_status_update_frequency: float = 10.0
     #: ``nodeLeaseDurationSeconds``.
     lease_duration_seconds: int = 40
-    #: Bytes per second a node pulls images at (shared by concurrent pulls).
+    #: Bytes per second a node pulls images at (one pull at a time: ``serializeImagePulls``;
+    #: a node annotation ``sim.kitlib.io/pull-bandwidth`` overrides it per node).
     image_pull_bandwidth: float = 100e6
-    #: Size of an image with no ``kitlib.io/image-size`` declared.
+    #: Size of an image no ``Image`` object (``images.sim.kitlib.io``) describes.
     default_image_size: int = 100_000_000
     #: Seconds from "image present" to "container running" (create + start).
     container_start_seconds: float = 1.0
@@ -57,6 +60,15 @@ class KubeletSettings:
     #: Image pull back-off (``ImagePullBackOff``).
     image_backoff_initial: float = 10.0
     image_backoff_max: float = 300.0
+    #: ``nodeStatusReportFrequency``: node status is posted when it changed, or this often.
+    node_status_report_frequency: float = 300.0
+    #: Seconds an app needs to stop after SIGTERM (the ``stop-seconds`` knob's default).
+    container_stop_seconds: float = 1.0
+    #: PLEG relist period: the kubelet notices an exited container (and re-syncs a pod
+    #: whose image pull failed) this long after it happened.
+    relist_seconds: float = 1.0
+    #: How long a failing image pull takes to fail (the registry's answer).
+    image_pull_failure_seconds: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -69,12 +81,28 @@ class NodeLifecycleSettings:
     startup_grace_period: float = 60.0
     #: ``--node-eviction-rate`` (nodes per second per zone that get NoExecute taints).
     eviction_rate: float = 0.1
+    #: ``--secondary-node-eviction-rate``: the rate in a partially disrupted large zone.
+    secondary_eviction_rate: float = 0.01
+    #: ``--large-cluster-size-threshold``: a zone larger than this keeps tainting (at the
+    #: secondary rate) when partially disrupted; a smaller one stops.
+    large_cluster_size_threshold: int = 50
+    #: ``--unhealthy-zone-threshold``: share of not-Ready nodes (more than 2) that makes a
+    #: zone partially disrupted.
+    unhealthy_zone_threshold: float = 0.55
 
 
 @dataclass(frozen=True)
 class SchedulerSettings:
     #: Seconds between retries of unschedulable pods when nothing changed (upstream 5 min max).
     unschedulable_retry: float = 60.0
+    #: Back-off of a pod that failed to schedule, before a cluster change may retry it:
+    #: ``initial × 2^(attempts-1)`` up to ``max`` (``podInitialBackoffSeconds`` 1,
+    #: ``podMaxBackoffSeconds`` 10).
+    pod_initial_backoff: float = 1.0
+    pod_max_backoff: float = 10.0
+    #: ``percentageOfNodesToScore``: 0 is upstream's adaptive default (50 % minus 1 % per
+    #: 125 nodes, at least 5 %, and never fewer than 100 nodes).
+    percentage_of_nodes_to_score: int = 0
 
 
 @dataclass(frozen=True)
