@@ -19,7 +19,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     options = ServeOptions(port=args.port, kubeconfig=Path(args.kubeconfig).expanduser()
                            if args.kubeconfig else None, mode=args.mode, speed=args.speed,
-                           seed=args.seed, nodes=args.nodes,
+                           seed=args.seed, nodes=args.nodes, kruise=not args.no_kruise,
                            exit_with_stdin=args.exit_with_stdin)
     try:
         return serve(options)
@@ -67,6 +67,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--seed", type=int, default=0, help="seed of the cluster's RNG")
     serve.add_argument("--nodes", type=int, default=0,
                        help="nodes to create at start (zones round robin; default 0)")
+    serve.add_argument("--no-kruise", action="store_true",
+                       help="leave out the OpenKruise kinds (behave like a cluster without them)")
     serve.add_argument("--exit-with-stdin", action="store_true",
                        help="exit when stdin closes (used by kitlib.connect)")
     serve.set_defaults(func=_serve)

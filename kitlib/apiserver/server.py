@@ -35,6 +35,7 @@ from kitlib.apiserver.app import ApiServerApp
 from kitlib.apiserver.simapi import SimClock
 from kitlib.apiserver.tls import TlsMaterial, make_tls, new_token, write_kubeconfig
 from kitlib.cluster.embedded import ClusterSettings, EmbeddedCluster
+from kitlib.cluster.kruise.kinds import KruiseSettings
 
 __all__ = ["SERVER_GC_THRESHOLDS", "EmbeddedServer", "ServeOptions", "serve", "tune_gc"]
 
@@ -51,6 +52,8 @@ class ServeOptions:
     seed: int = 0
     #: Nodes created at start (``ClusterSettings(nodes=N)``; ``kitlib serve --nodes N``).
     nodes: int = 0
+    #: Serve the OpenKruise kinds (False: behave like a cluster without OpenKruise).
+    kruise: bool = True
     #: Serve plain HTTP (tests of the HTTP layer only; kubectl sends no token over HTTP).
     insecure_http: bool = False
     token: str | None = None
@@ -82,8 +85,8 @@ class EmbeddedServer:
     def __init__(self, options: ServeOptions, cluster: EmbeddedCluster | None = None) -> None:
         _check_loopback(options.host)
         self.options = options
-        settings = options.cluster_settings or ClusterSettings(seed=options.seed,
-                                                               nodes=options.nodes)
+        settings = options.cluster_settings or ClusterSettings(
+            seed=options.seed, nodes=options.nodes, kruise=KruiseSettings(enabled=options.kruise))
         self.cluster = cluster or EmbeddedCluster(settings)
         self.token = options.token or new_token()
         self.tls: TlsMaterial | None = None if options.insecure_http else make_tls()

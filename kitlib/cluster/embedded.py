@@ -29,6 +29,13 @@ from kitlib.cluster.context import ClusterContext, SubresourceHandler
 from kitlib.cluster.disruption import DisruptionController
 from kitlib.cluster.endpoints import EndpointsController
 from kitlib.cluster.events import EventRecorder
+from kitlib.cluster.kruise.cloneset import CloneSetController
+from kitlib.cluster.kruise.crr import ContainerRecreateRequestController
+from kitlib.cluster.kruise.imagepull import ImagePullController
+from kitlib.cluster.kruise.kinds import kruise_kinds
+from kitlib.cluster.kruise.pub import PodUnavailableBudgetController
+from kitlib.cluster.kruise.sidecarset import SidecarSetController
+from kitlib.cluster.kruise.statefulset import AdvancedStatefulSetController
 from kitlib.cluster.kubelet import KubeletManager
 from kitlib.cluster.namespaces import NamespaceController
 from kitlib.cluster.nodelifecycle import NodeLifecycleController
@@ -61,6 +68,9 @@ class EmbeddedCluster:
         self.settings = settings or ClusterSettings()
         self.engine = Engine(seed=self.settings.seed)
         self.registry = registry or builtin_registry()
+        if self.settings.kruise.enabled:
+            for rt in kruise_kinds():
+                self.registry.register(rt)
         for rt in extra_kinds:
             self.registry.register(rt)
         self.store = Store(self.engine, self.registry, self.settings.store)
@@ -92,6 +102,17 @@ class EmbeddedCluster:
         self.deployments = DeploymentController(ctx)
         self.replicasets = ReplicaSetController(ctx)
         self.statefulsets = StatefulSetController(ctx)
+        if ctx.settings.kruise.enabled:
+            self._install_kruise(ctx)
+
+    def _install_kruise(self, ctx: ClusterContext) -> None:
+        """OpenKruise's controllers and webhooks (``ClusterSettings.kruise``)."""
+        self.clonesets = CloneSetController(ctx)
+        self.sidecarsets = SidecarSetController(ctx)
+        self.pubs = PodUnavailableBudgetController(ctx)
+        self.image_pulls = ImagePullController(ctx)
+        self.container_recreates = ContainerRecreateRequestController(ctx)
+        self.advanced_statefulsets = AdvancedStatefulSetController(ctx)
 
     def _install_admission(self) -> None:
         self.store.add_admission("namespaces", admit_namespace)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kitlib.cluster.events import EventSettings
+from kitlib.cluster.kruise.kinds import KruiseSettings
 from kitlib.store.store import StoreSettings
 
 __all__ = [
@@ -118,5 +119,7 @@ class ClusterSettings:
     node_lifecycle: NodeLifecycleSettings = field(default_factory=NodeLifecycleSettings)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     events: EventSettings = field(default_factory=EventSettings)
+    #: OpenKruise kinds and feature gates (``enabled=False``: a cluster without OpenKruise).
+    kruise: KruiseSettings = field(default_factory=KruiseSettings)
     #: Zero-time events processed by one ``settle()`` before it gives up (a runaway loop guard).
     settle_limit: int = 1_000_000

@@ -1,0 +1,2 @@
+"""OpenKruise-compatible workloads: CloneSet, SidecarSet, PodUnavailableBudget,
+ImagePullJob/NodeImage, ContainerRecreateRequest and Advanced StatefulSet."""
