@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kitlib.cluster.events import EventRecorder
 from kitlib.cluster.settings import ClusterSettings
 from kitlib.engine.loop import Engine
 from kitlib.model.registry import Registry
 from kitlib.store.store import Store
+
+if TYPE_CHECKING:
+    from kitlib.cluster.kubelet import KubeletManager
 
 __all__ = ["ClusterContext", "SubresourceHandler"]
 
@@ -34,6 +37,9 @@ class ClusterContext:
     settings: ClusterSettings
     subresource_handlers: dict[tuple[str, str], SubresourceHandler] = field(
         default_factory=dict)
+    #: The nodes' container runtimes, as node agents other than the kubelet (e.g.
+    #: kruise-daemon) reach them through the CRI socket: set by ``KubeletManager``.
+    node_runtime: KubeletManager | None = None
 
     @property
     def now(self) -> float:

@@ -186,8 +186,6 @@ class DisruptionController:
         pdb = self.store.peek(PDBS, *key)
         if pdb is None:
             return None
-        if key not in self._tallies and pdb_selector_ok(pdb):
-            self._track_pdb(key, pdb)  # e.g. the selector could not be read before
         try:
             recheck = self._sync(key, pdb)
         except SyncError as exc:
@@ -301,14 +299,6 @@ class DisruptionController:
         obj = self.store.peek("pods", namespace, pod)
         if obj is not None:
             self._event(obj, type_, reason, message)
-
-
-def pdb_selector_ok(pdb: dict[str, Any]) -> bool:
-    try:
-        pdb_selector(pdb)
-    except SyncError:
-        return False
-    return True
 
 
 def _stale_condition_wait(pod: dict[str, Any], now: float) -> float | None:
