@@ -30,11 +30,18 @@ Upstream retries its reads and writes on conflicts; here a request runs atomical
 against the store, so nothing can change between its read and its write and no
 retry loop is needed. The API server emits no Event for an eviction (kubectl prints
 its own lines).
+
+``EvictionHandler.admission`` holds what validating webhooks on ``pods/eviction``
+CREATE would check (OpenKruise's PodUnavailableBudget): each ``fn(pod, options)`` runs
+once the pod is found, before any budget is looked at, and refuses by raising an
+``ApiError``. The deletion that follows is not admitted again (``admit=False``), as
+upstream's eviction deletes through its storage, past the webhooks.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 from kitlib.cluster.context import ClusterContext
@@ -68,6 +75,8 @@ class EvictionHandler:
     def __init__(self, ctx: ClusterContext) -> None:
         self.ctx = ctx
         self.store = ctx.store
+        #: Webhook-like checks of an eviction: ``fn(pod, options)`` raises to refuse.
+        self.admission: list[Callable[[dict[str, Any], DeleteOptions], None]] = []
 
     def __call__(self, namespace: str, name: str, body: Any,
                  query: dict[str, str]) -> tuple[int, dict[str, Any]]:
@@ -76,6 +85,8 @@ class EvictionHandler:
             raise errors.BadRequest("name in URL does not match name in Eviction object")
         options = _delete_options(eviction, query)
         pod = self.store.get("pods", namespace, name)
+        for check in self.admission:
+            check(pod, options)
         if _can_ignore_budget(pod):
             self._delete(pod, _with_rv(options, pod) if _enforce_rv(pod) else options)
             return 201, dict(_SUCCESS)
@@ -158,7 +169,7 @@ class EvictionHandler:
             if options.precondition_rv:
                 options = dataclasses.replace(
                     options, precondition_rv=updated["metadata"]["resourceVersion"])
-        self.store.delete("pods", namespace, name, options)
+        self.store.delete("pods", namespace, name, options, admit=False)
 
 
 # -- the request ------------------------------------------------------------------------

@@ -39,6 +39,11 @@ Contract
 * **Admission.** Registered admission functions (defaulting, validation,
   mutation — owned by ``kitlib.cluster``) run on every create and update, for API
   clients and in-process controllers alike.
+* **Delete admission.** Functions registered with ``add_delete_admission`` run
+  at the start of every ``delete`` (``fn(obj, options)`` with the stored object),
+  before anything changes; raising an ``ApiError`` refuses the deletion (what a
+  validating webhook on DELETE does). ``delete(..., admit=False)`` skips them, for
+  in-server deletions that upstream does not send through admission again.
 
 Not implemented (by design, documented for users): server-side apply's managed
 fields and conflict detection, list pagination at a snapshot (a ``continue``
@@ -104,6 +109,8 @@ class Admission(Protocol):
 
 #: Decides a graceful deletion: returns the grace period in seconds, or None to delete now.
 DeletionPolicy = Callable[[dict[str, Any], "DeleteOptions"], "int | None"]
+#: Refuses a deletion by raising an ``ApiError``: ``fn(stored object, options)``.
+DeleteAdmission = Callable[[dict[str, Any], "DeleteOptions"], None]
 Subscriber = Callable[[WatchEvent], None]
 
 
@@ -184,6 +191,7 @@ class Store:
         self._subscribers: dict[str, list[Subscriber]] = {}
         self._admission: dict[str, list[Admission]] = {}
         self._deletion_policy: dict[str, DeletionPolicy] = {}
+        self._delete_admission: dict[str, list[DeleteAdmission]] = {}
         self._names_rng = engine.rng_for("store.names")
         self._uid_rng = engine.rng_for("store.uids")
         self._digest = hashlib.blake2b(digest_size=16)
@@ -196,6 +204,10 @@ class Store:
     def add_admission(self, rt_key: str, fn: Admission) -> None:
         """Run ``fn`` on writes of ``rt_key`` (``"*"`` for every kind), in registration order."""
         self._admission.setdefault(rt_key, []).append(fn)
+
+    def add_delete_admission(self, rt_key: str, fn: DeleteAdmission) -> None:
+        """Run ``fn(obj, options)`` before every delete of ``rt_key``; raising refuses it."""
+        self._delete_admission.setdefault(rt_key, []).append(fn)
 
     def set_deletion_policy(self, rt_key: str, fn: DeletionPolicy) -> None:
         self._deletion_policy[rt_key] = fn
@@ -608,12 +620,15 @@ class Store:
             not meta.get("deletionGracePeriodSeconds"))
 
     def delete(self, rt_key: str, namespace: str, name: str,
-               options: DeleteOptions | None = None) -> dict[str, Any]:
+               options: DeleteOptions | None = None, *, admit: bool = True) -> dict[str, Any]:
         """Delete (or start deleting) an object; returns its last or current state."""
         rt = self.registry.get(rt_key)
         options = options or DeleteOptions()
         old = self.get(rt.key, namespace if rt.namespaced else "", name)
         self._check_preconditions(rt, old, options)
+        if admit:
+            for fn in self._delete_admission.get(rt.key, ()):
+                fn(old, options)
         new = deep_copy(old)
         meta = new["metadata"]
         finalizers = list(meta.get("finalizers") or ())

@@ -14,6 +14,7 @@ import contextlib
 from typing import Any
 
 from kitlib.cluster import ClusterSettings, EmbeddedCluster
+from kitlib.cluster.kruise.kinds import KruiseSettings
 from kitlib.cluster.podutil import set_condition
 from kitlib.model import errors
 from kitlib.model.registry import ResourceType, ScaleSpec, Subresource
@@ -32,7 +33,9 @@ SLICES = "endpointslices.discovery.k8s.io"
 
 
 def new_cluster(seed: int = 0) -> EmbeddedCluster:
-    return EmbeddedCluster(ClusterSettings(seed=seed), extra_kinds=[CLONESET])
+    # Without OpenKruise: its CloneSet controller would reconcile this stand-in kind.
+    return EmbeddedCluster(ClusterSettings(seed=seed, kruise=KruiseSettings(enabled=False)),
+                           extra_kinds=[CLONESET])
 
 
 def cloneset(cluster: EmbeddedCluster, name: str, replicas: int) -> Obj:

@@ -461,7 +461,7 @@ def test_problems_are_capped() -> None:
 
 @pytest.mark.parametrize("obj", [
     {"apiVersion": "example.com/v1", "kind": "Widget", "spec": {"anything": 1}},
-    {"apiVersion": "apps.kruise.io/v1beta1", "kind": "StatefulSet", "spec": {"x": 1}},
+    {"apiVersion": "apps.example.com/v1beta1", "kind": "StatefulSet", "spec": {"x": 1}},
     {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Pod", "spec": {"x": 1}},
     {"apiVersion": "v1", "kind": "NoSuchKind"},
     {"kind": "Pod", "spec": {"x": 1}},

@@ -22,6 +22,12 @@ lifecycle controller is who marks them not ready). **Back**: heartbeats resume a
 every pod of the node is reconciled as after a reboot (``transitions.reboot``): a pod
 deleted meanwhile is removed, the others restart their containers.
 
+Other node agents (kruise-daemon) reach the node's container runtime through the
+small CRI-like API at the end of ``KubeletManager`` (``ctx.node_runtime``): pull an
+image into a node's store with the kubelet's own puller (same queue, same time, same
+failures), and stop one container of a pod, which the kubelet then restarts in place
+per the pod's ``restartPolicy``.
+
 Randomness comes from three named streams (``kubelet.jitter``,
 ``kubelet.container-ids``, ``kubelet.pulls``), drawn in event order: same seed and
 same calls, same history.
@@ -29,7 +35,8 @@ same calls, same history.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from typing import Any
 
 from kitlib.cluster.context import ClusterContext
@@ -41,7 +48,7 @@ from kitlib.cluster.kubelet.node import NodeAgent
 from kitlib.cluster.kubelet.pods import PodRuntime, apply_status, render_status
 from kitlib.cluster.kubelet.puller import PullOutcome
 from kitlib.cluster.kubelet.stages import run_stages
-from kitlib.cluster.kubelet.transitions import reboot
+from kitlib.cluster.kubelet.transitions import kill, reboot
 from kitlib.engine.loop import Priority
 from kitlib.engine.runner import Runner
 from kitlib.model import errors
@@ -49,9 +56,18 @@ from kitlib.model.selectors import FieldSelector
 from kitlib.store.store import DeleteOptions
 from kitlib.store.watch import WatchEvent
 
-__all__ = ["IMAGE", "KubeletManager"]
+__all__ = ["IMAGE", "KubeletManager", "PullOutcome"]
 
 Key = tuple[str, str]
+PullDone = Callable[[PullOutcome], None]
+
+
+@dataclass(frozen=True, slots=True)
+class _External:
+    """A pull asked for by a node agent other than the kubelet (its own waiter key)."""
+
+    node: str
+    waiter: Hashable
 
 
 class KubeletManager:
@@ -69,6 +85,7 @@ class KubeletManager:
         self._ids = ctx.engine.rng_for("kubelet.container-ids")
         self._pulls = ctx.engine.rng_for("kubelet.pulls")
         self._writing: Key | None = None
+        self._external: dict[_External, PullDone] = {}
         self._nodes_seen = 0
         self.runner: Runner[Key] = Runner(ctx.engine, "kubelet", self.sync,
                                           priority=Priority.ACTOR)
@@ -79,6 +96,7 @@ class KubeletManager:
             self.catalog.put(image)
         for node in ctx.store.select("nodes"):
             self._add_node(node)
+        ctx.node_runtime = self
 
     def runtime(self, namespace: str, name: str) -> PodRuntime | None:
         """The kubelet's record of a pod (for tests and tracing)."""
@@ -161,6 +179,11 @@ class KubeletManager:
             self.runner.enqueue(key)
 
     def _pulled(self, waiter: Hashable, outcome: PullOutcome, requested_at: float) -> None:
+        if isinstance(waiter, _External):
+            callback = self._external.pop(waiter, None)
+            if callback is not None:
+                callback(outcome)
+            return
         assert isinstance(waiter, tuple)
         uid, container = waiter
         key = self._by_uid.get(uid)
@@ -290,3 +313,65 @@ class KubeletManager:
         if self.runtimes.get(rt.key) is rt:
             del self.runtimes[rt.key]
         self._by_uid.pop(rt.uid, None)
+
+    # -- the container runtime, for other node agents (CRI) -----------------------------
+
+    def runtime_up(self, node: str) -> bool:
+        """Whether ``node``'s runtime answers (it has a kubelet and is not down)."""
+        agent = self.agents.get(node)
+        return agent is not None and not agent.down
+
+    def image_present(self, node: str, image: str) -> bool:
+        """Whether ``image`` is in ``node``'s image store (CRI ``ImageStatus``)."""
+        agent, info = self.agents.get(node), self.catalog.resolve(image)
+        return agent is not None and info is not None and agent.image_present(info)
+
+    def pull_image(self, node: str, image: str, waiter: Hashable, on_done: PullDone) -> bool:
+        """Pull ``image`` into ``node``'s store (CRI ``PullImage``) with the kubelet's own
+        puller: queued behind the pods' pulls, the same time and failures, joined with a
+        pull of the same image. ``on_done(outcome)`` is called when it ends; False (and
+        no call) when the node runs no kubelet, is down, or the reference is invalid.
+        A node going down forgets the pull without telling (ask again when it is back)."""
+        agent, info = self.agents.get(node), self.catalog.resolve(image)
+        if agent is None or agent.down or info is None:
+            return False
+        key = _External(node, waiter)
+        self._external[key] = on_done
+        agent.request_pull(info, key)
+        return True
+
+    def pull_state(self, node: str, waiter: Hashable) -> str | None:
+        """``"Pulling"``, ``"Waiting"`` (queued) or None (no pull) for ``waiter``."""
+        agent = self.agents.get(node)
+        return agent.puller.state(_External(node, waiter)) if agent is not None else None
+
+    def cancel_image_pull(self, node: str, waiter: Hashable) -> None:
+        key = _External(node, waiter)
+        self._external.pop(key, None)
+        agent = self.agents.get(node)
+        if agent is not None:
+            agent.cancel_pull(key)
+
+    def kill_container(self, namespace: str, name: str, uid: str, container: str, *,
+                       grace: float | None = None, message: str = "") -> bool:
+        """Stop one running container of a pod (CRI ``StopContainer``, its ``preStop``
+        first), as kruise-daemon does for a ContainerRecreateRequest: the kubelet then
+        restarts it in the same pod per ``restartPolicy`` (``restartCount`` + 1,
+        ``lastState``), the other containers untouched. ``grace`` defaults to the pod's
+        ``terminationGracePeriodSeconds``. False when there is no such running container."""
+        rt = self.runtimes.get((namespace, name))
+        pod = self.ctx.store.peek("pods", namespace, name)
+        agent = self.agents.get(rt.node) if rt is not None else None
+        if rt is None or pod is None or rt.uid != uid or agent is None or agent.down:
+            return False
+        c = next((c for c in rt.main_containers if c.name == container), None)
+        if c is None or c.state is not State.RUNNING or rt.terminating:
+            return False
+        env = Env(self.ctx.now, pod, rt, self.settings, agent, self.catalog, self._jitter,
+                  self._ids)
+        kill(c, env, why="runtime", then=State.EXITED,
+             grace=env.termination_grace if grace is None else grace,
+             message=message or f"Stopping container {container}")
+        self._report(rt, pod, env, agent)
+        self.runner.enqueue(rt.key)
+        return True

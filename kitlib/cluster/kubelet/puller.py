@@ -99,6 +99,15 @@ class ImagePuller:
     def busy(self) -> bool:
         return self._current is not None
 
+    def state(self, waiter: Hashable) -> str | None:
+        """``"Pulling"`` when ``waiter``'s image is being pulled, ``"Waiting"`` when it is
+        queued, None when ``waiter`` waits for nothing."""
+        name = self._waiting.get(waiter)
+        if name is None:
+            return None
+        current = self._current
+        return "Pulling" if current is not None and current.info.ref.name == name else "Waiting"
+
     def request(self, info: ImageInfo, waiter: Hashable) -> None:
         self.cancel(waiter)
         pull = self._by_image.get(info.ref.name)

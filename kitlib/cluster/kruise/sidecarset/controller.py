@@ -1,0 +1,239 @@
+"""SidecarSetController: status, ControllerRevisions and in-place sidecar upgrades.
+
+Upstream ``pkg/controller/sidecarset/sidecarset_processor.go::UpdateSidecarSet``.
+Each reconcile of a SidecarSet:
+
+1. reads its matched pods (the store's label index over its selector, then the
+   injected-list annotation: work proportional to the pods it selects);
+2. keeps a ControllerRevision ``<name>-<hash>`` of its containers in ``kruise-system``
+   (created on first need) and names it in ``status.latestRevision``;
+3. writes ``status`` (``matchedPods``, ``updatedPods``, ``readyPods``,
+   ``updatedReadyPods``, ``observedGeneration``, ``latestRevision``) when it changed;
+4. unless ``updateStrategy.type`` is ``NotUpdate`` or ``paused``: marks pods whose
+   non-image fields changed with ``SidecarSetUpgradable=False`` (``UpdateImmutableField``)
+   and leaves them alone, and upgrades the pods ``get_next_upgrade_pods`` picks: only
+   the sidecar containers' images are patched (the kubelet restarts just those), the
+   pod hash annotations are updated and ``kruise.io/sidecarset-inplace-update-state``
+   records the old ``imageID`` so completion can be detected.
+
+Pod events wake the SidecarSets named in the pod's injected-list annotation.
+A pod update refused by admission (a PodUnavailableBudget with its update gate on) is
+skipped and tried again on a later reconcile.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import orjson
+
+from kitlib.cluster.context import ClusterContext
+from kitlib.cluster.kruise.sidecarset.admission import (
+    SIDECARSETS,
+    SidecarSetAdmission,
+    register_sidecarset_schema,
+)
+from kitlib.cluster.kruise.sidecarset.hashes import (
+    HASH,
+    HASH_WITHOUT_IMAGE,
+    INPLACE_STATE,
+    UPGRADABLE,
+    dumps,
+    hash_of,
+    hash_without_image_of,
+    pod_hash_map,
+)
+from kitlib.cluster.kruise.sidecarset.injection import SidecarInjector
+from kitlib.cluster.kruise.sidecarset.podstate import (
+    injected_into,
+    inplace_state,
+    is_matched,
+    pod_state,
+)
+from kitlib.cluster.kruise.sidecarset.upgrade import PodState, get_next_upgrade_pods
+from kitlib.cluster.podutil import condition, set_condition
+from kitlib.cluster.workloads.hashing import compute_hash
+from kitlib.engine.runner import Result, Runner
+from kitlib.model import errors
+from kitlib.model.objects import format_time
+from kitlib.model.selectors import LabelSelector
+from kitlib.store.watch import WatchEvent
+
+__all__ = ["REVISION_NAMESPACE", "SidecarSetController"]
+
+Obj = dict[str, Any]
+REVISION_NAMESPACE = "kruise-system"
+REVISIONS = "controllerrevisions.apps"
+_NAME_LABEL = "kruise.io/sidecarset-name"
+
+
+class SidecarSetController:
+    def __init__(self, ctx: ClusterContext) -> None:
+        self.ctx = ctx
+        self.store = ctx.store
+        register_sidecarset_schema()
+        ctx.store.add_admission(SIDECARSETS, SidecarSetAdmission(
+            lambda: list(ctx.store.iter_objects(SIDECARSETS))))
+        self.injector = SidecarInjector(ctx)
+        ctx.store.add_admission("pods", self.injector)
+        self.runner: Runner[str] = Runner(ctx.engine, "sidecarset-controller", self.reconcile)
+        ctx.store.subscribe(SIDECARSETS, self._observe_sidecarset)
+        ctx.store.subscribe("pods", self._observe_pod)
+
+    def _observe_sidecarset(self, event: WatchEvent) -> None:
+        if event.type != "DELETED":
+            self.runner.enqueue(event.obj["metadata"]["name"])
+
+    def _observe_pod(self, event: WatchEvent) -> None:
+        names = set(injected_into(event.obj))
+        if event.prev is not None:
+            names.update(injected_into(event.prev))
+        for name in sorted(names):
+            self.runner.enqueue(name)
+
+    # -- reconcile ----------------------------------------------------------------------
+
+    def reconcile(self, name: str) -> Result | None:
+        ss = self.store.peek(SIDECARSETS, "", name)
+        if ss is None or ss["metadata"].get("deletionTimestamp"):
+            return None
+        pods = self.matched_pods(ss)
+        revision = self._ensure_revision(ss)
+        states = [pod_state(ss, p) for p in pods]
+        self._write_status(ss, states, revision)
+        strategy = (ss.get("spec") or {}).get("updateStrategy") or {}
+        if strategy.get("type") == "NotUpdate" or strategy.get("paused"):
+            return None
+        if sum(s.updated for s in states) >= len(states):
+            return None
+        upgrade, blocked = get_next_upgrade_pods(strategy, states)
+        by_name = {p["metadata"]["name"]: p for p in pods}
+        for pod_name in blocked:
+            self._set_upgradable(by_name[pod_name], name, False)
+        for pod_name in upgrade:
+            self._upgrade(ss, by_name[pod_name], revision)
+        return None
+
+    def matched_pods(self, ss: Obj) -> list[Obj]:
+        spec = ss.get("spec") or {}
+        selector = LabelSelector.from_object(spec.get("selector"))
+        candidates = self.store.select("pods", namespace=spec.get("namespace") or None,
+                                       labels=selector)
+        return [p for p in candidates if is_matched(ss, p)]
+
+    def _write_status(self, ss: Obj, states: list[PodState], revision: str) -> None:
+        ready = [s.consistent and s.ready for s in states]
+        status = {
+            "observedGeneration": int(ss["metadata"].get("generation") or 0),
+            "matchedPods": len(states),
+            "updatedPods": sum(s.updated for s in states),
+            "readyPods": sum(ready),
+            "updatedReadyPods": sum(s.updated and r for s, r in zip(states, ready, strict=True)),
+            "latestRevision": revision,
+        }
+        current = ss.get("status") or {}
+        if all(current.get(k) == v for k, v in status.items()):
+            return
+
+        def change(draft: Obj) -> None:
+            draft["status"] = {**(draft.get("status") or {}), **status}
+        self.store.modify(SIDECARSETS, "", ss["metadata"]["name"], change, subresource="status")
+
+    # -- revisions ----------------------------------------------------------------------
+
+    def _ensure_revision(self, ss: Obj) -> str:
+        spec = ss.get("spec") or {}
+        data = {"spec": {k: spec.get(k) for k in ("containers", "initContainers", "volumes",
+                                                  "imagePullSecrets") if spec.get(k)}}
+        name = f"{ss['metadata']['name']}-{compute_hash(data)}"
+        if self.store.peek(REVISIONS, REVISION_NAMESPACE, name) is not None:
+            return name
+        if self.store.peek("namespaces", "", REVISION_NAMESPACE) is None:
+            self.store.create("namespaces", {"metadata": {"name": REVISION_NAMESPACE}})
+        existing = self.store.select(REVISIONS, namespace=REVISION_NAMESPACE,
+                                     labels=LabelSelector.from_labels(
+                                         {_NAME_LABEL: ss["metadata"]["name"]}))
+        number = 1 + max((int(r.get("revision") or 0) for r in existing), default=0)
+        self.store.create(REVISIONS, {"apiVersion": "apps/v1", "kind": "ControllerRevision",
+                                      "metadata": {
+                                          "name": name, "namespace": REVISION_NAMESPACE,
+                                          "labels": {_NAME_LABEL: ss["metadata"]["name"]},
+                                          "ownerReferences": [_owner(ss)]},
+                                      "data": data, "revision": number})
+        self._trim_history(ss, existing)
+        return name
+
+    def _trim_history(self, ss: Obj, existing: list[Obj]) -> None:
+        limit = max(1, int((ss.get("spec") or {}).get("revisionHistoryLimit") or 10))
+        old = sorted(existing, key=lambda r: (int(r.get("revision") or 0),
+                                              r["metadata"]["name"]))
+        for rev in old[:max(0, len(old) + 1 - limit)]:
+            with contextlib.suppress(errors.NotFound):
+                self.store.delete(REVISIONS, REVISION_NAMESPACE, rev["metadata"]["name"])
+
+    # -- pods ---------------------------------------------------------------------------
+
+    def _upgrade(self, ss: Obj, pod: Obj, revision: str) -> None:
+        name, now = ss["metadata"]["name"], format_time(self.ctx.now)
+        images = {c["name"]: c.get("image") for c in (ss.get("spec") or {}).get("containers")
+                  or ()}
+        statuses = {s.get("name"): s for s in (pod.get("status") or {}).get("containerStatuses")
+                    or ()}
+
+        def change(draft: Obj) -> None:
+            last: dict[str, Obj] = {}
+            for c in draft["spec"]["containers"]:
+                if c["name"] in images and c.get("image") != images[c["name"]]:
+                    c["image"] = images[c["name"]]
+                    last[c["name"]] = {"imageID": (statuses.get(c["name"]) or {}).get(
+                        "imageID", "")}
+            annotations = draft["metadata"].setdefault("annotations", {})
+            for key, value in ((HASH, hash_of(ss)), (HASH_WITHOUT_IMAGE,
+                                                     hash_without_image_of(ss))):
+                entries = pod_hash_map(draft, key)
+                entry = entries.setdefault(name, {"sidecarSetName": name,
+                                                  "sidecarList": sorted(images)})
+                entry.update(hash=value, updateTimestamp=now, controllerRevision=revision)
+                annotations[key] = dumps(entries)
+            state = inplace_state(draft)
+            state[name] = {"revision": hash_of(ss), "updateTimestamp": now,
+                           "lastContainerStatuses": last}
+            annotations[INPLACE_STATE] = dumps(state)
+        try:
+            self.store.modify("pods", pod["metadata"]["namespace"], pod["metadata"]["name"],
+                              change)
+        except errors.ApiError:
+            return  # refused (a PodUnavailableBudget) or gone: a later reconcile retries
+        self._set_upgradable(self.store.peek("pods", pod["metadata"]["namespace"],
+                                             pod["metadata"]["name"]), name, True)
+
+    def _set_upgradable(self, pod: Obj | None, name: str, value: bool) -> None:
+        """Condition ``SidecarSetUpgradable``; its message maps SidecarSets to bools."""
+        if pod is None:
+            return
+        current = condition(pod, UPGRADABLE) or {}
+        try:
+            verdicts = orjson.loads(current.get("message") or "{}")
+        except orjson.JSONDecodeError:
+            verdicts = {}
+        if not isinstance(verdicts, dict):
+            verdicts = {}
+        verdicts[name] = value
+        ok = all(verdicts.values())
+        status = "True" if ok else "False"
+        reason = "AllSidecarsetUpgradable" if ok else "UpdateImmutableField"
+        message = dumps(verdicts)
+        if (current.get("status"), current.get("reason"), current.get("message")) == (
+                status, reason, message):
+            return
+        now = self.ctx.now
+        self.store.modify("pods", pod["metadata"]["namespace"], pod["metadata"]["name"],
+                          lambda p: set_condition(p, UPGRADABLE, status, now, reason=reason,
+                                                  message=message), subresource="status")
+
+
+def _owner(ss: Obj) -> Obj:
+    return {"apiVersion": "apps.kruise.io/v1alpha1", "kind": "SidecarSet",
+            "name": ss["metadata"]["name"], "uid": ss["metadata"]["uid"],
+            "controller": True, "blockOwnerDeletion": True}

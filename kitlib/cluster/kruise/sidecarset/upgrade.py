@@ -1,0 +1,119 @@
+"""Which pods a SidecarSet upgrades next: pure functions, tested as tables.
+
+Upstream ``pkg/controller/sidecarset/sidecarset_strategy.go`` (``GetNextUpgradePods``,
+``calculateUpgradeCount``) and ``pkg/control/sidecarcontrol`` (``IsPodStateConsistent``):
+
+* a pod is a candidate if it is not updated (its recorded hash differs from the
+  SidecarSet's), is selected by ``updateStrategy.selector`` (when set) and is
+  *upgradable*: its recorded hash-without-image equals the SidecarSet's, i.e. only
+  images changed since its sidecars were injected. Pods whose other fields changed are
+  returned as not upgradable and are never touched;
+* candidates are sorted as upstream: k8s ``ActivePods`` order (unassigned, then
+  Pending < Unknown < Running, not ready < ready, ready for less time, more restarts,
+  newer first), then ``priorityStrategy.weightPriority`` (higher weight first);
+* ``partition`` (``CalculatePartitionReplicas`` over all matched pods: round up, a
+  percent that rounds to every pod but is not ``100%`` leaves one, clamped) is the
+  number of not-updated pods left alone: the last ones of that order;
+* ``maxUnavailable`` (rounded up over all matched pods, default 1) bounds the pods
+  being upgraded: updated pods that are not yet consistent or not ready use the
+  budget; a not-ready candidate is upgraded without using it.
+
+``scatterStrategy`` is not applied (the order is then the one above).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kitlib.model.intstr import scaled_value
+
+__all__ = [
+    "PodState", "calculate_partition", "calculate_upgrade_count", "get_next_upgrade_pods",
+    "normalize_image",
+]
+
+
+@dataclass(frozen=True)
+class PodState:
+    """What the upgrade decision needs to know about one matched pod."""
+
+    name: str
+    updated: bool = False
+    ready: bool = True
+    consistent: bool = True
+    upgradable: bool = True
+    selected: bool = True
+    #: ActivePods sort key (smaller upgrades first); see ``active_order``.
+    order: tuple[Any, ...] = ()
+    #: Sum of the weights of the ``priorityStrategy`` terms the pod matches.
+    weight: int = 0
+
+
+def calculate_partition(partition: Any, replicas: int) -> int:
+    """Upstream ``CalculatePartitionReplicas``."""
+    if partition is None:
+        return 0
+    value = scaled_value(partition, replicas, round_up=True, field="partition")
+    if isinstance(partition, str) and partition.endswith("%") and value == replicas and \
+            replicas > 1 and partition != "100%":
+        value = replicas - 1
+    return max(0, min(value, replicas))
+
+
+def calculate_upgrade_count(strategy: dict[str, Any], pods: Sequence[PodState],
+                            waiting: Sequence[PodState]) -> int:
+    """How many of ``waiting`` (sorted candidates) to upgrade now."""
+    total = len(pods)
+    partition = calculate_partition(strategy.get("partition"), total)
+    if len(waiting) - partition <= 0:
+        return 0
+    waiting = waiting[:len(waiting) - partition]
+    raw = strategy.get("maxUnavailable")
+    max_unavailable = 1 if raw is None else scaled_value(raw, total, round_up=True,
+                                                         field="maxUnavailable")
+    busy = sum(1 for p in pods if p.updated and not (p.consistent and p.ready))
+    count = 0
+    for pod in waiting:
+        if not pod.ready:
+            count += 1
+            continue
+        if busy >= max_unavailable:
+            break
+        busy += 1
+        count += 1
+    return count
+
+
+def get_next_upgrade_pods(strategy: dict[str, Any],
+                          pods: Sequence[PodState]) -> tuple[list[str], list[str]]:
+    """``(pods to upgrade now, pods that cannot be upgraded in place)``, by name."""
+    waiting: list[PodState] = []
+    not_upgradable: list[str] = []
+    for pod in sorted(pods, key=lambda p: p.name):
+        if pod.updated or not pod.selected:
+            continue
+        if not pod.upgradable:
+            not_upgradable.append(pod.name)
+        elif pod.consistent:
+            waiting.append(pod)
+    waiting.sort(key=lambda p: p.order)
+    waiting.sort(key=lambda p: -p.weight)
+    count = calculate_upgrade_count(strategy, pods, waiting)
+    return [p.name for p in waiting[:count]], not_upgradable
+
+
+def normalize_image(image: str) -> str:
+    """An image reference as the runtime reports it (``nginx`` → ``docker.io/library/
+    nginx:latest``), so a spec image and ``status.image`` can be compared."""
+    if "@" not in image and ":" not in image.rsplit("/", 1)[-1]:
+        image += ":latest"
+    first = image.split("/", 1)[0]
+    if "/" not in image:
+        return "docker.io/library/" + image
+    if "." not in first and ":" not in first and first != "localhost":
+        return "docker.io/" + image
+    return image
+
+
