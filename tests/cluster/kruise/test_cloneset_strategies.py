@@ -132,3 +132,26 @@ def test_the_selector_is_immutable(cluster: EmbeddedCluster) -> None:
         cs["spec"]["template"]["metadata"]["labels"]["tier"] = "x"  # type: ignore[index]
     with pytest.raises(errors.Invalid, match="updates to cloneset spec for fields other than"):
         change(cluster, selector)
+
+
+def test_in_place_only_that_cannot_update_in_place_reports_failed_update(
+        cluster: EmbeddedCluster) -> None:
+    """An env change made under ReCreate with every pod held by partition, then the type
+    switched to InPlaceOnly: the controller may not recreate, so it reports FailedUpdate
+    and leaves the pods alone."""
+    cluster.create(cloneset(replicas=2, strategy={"type": "ReCreate", "partition": 2}))
+    advance_until(cluster, lambda: converged(cluster))
+    before = set(pods(cluster))
+
+    def env(cs: dict[str, object]) -> None:
+        cs["spec"]["template"]["spec"]["containers"][0]["env"] = [  # type: ignore[index]
+            {"name": "MODE", "value": "fast"}]
+    change(cluster, env)
+    change(cluster, lambda cs: cs["spec"].__setitem__(
+        "updateStrategy", {"type": "InPlaceOnly", "partition": 0}))
+    cluster.advance(30)
+    assert set(pods(cluster)) == before
+    [failed] = get(cluster)["status"]["conditions"]
+    assert (failed["type"], failed["status"]) == ("FailedUpdate", "True")
+    assert failed["message"].endswith(
+        "update strategy is InPlaceOnly but can not update in-place")

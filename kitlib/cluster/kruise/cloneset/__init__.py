@@ -100,22 +100,28 @@ class CloneSetController:
         cs = self.ctx.store.peek(CLONESETS, *key)
         if cs is None:
             return None
-        self._availability: dict[tuple[str, str], bool] = {}
+        self._availability = {}
+        self.writer.failures = {}
         pods = self._claim_pods(cs)
         revisions = sort_revisions(self._claim(cs, REVISIONS))
         update, current, collision = self._revisions(cs, revisions)
         waits: list[float] = []
         if not meta_of(cs).get("deletionTimestamp"):
-            if not self._scale(cs, pods, update, current):
-                waits += self._update(cs, pods, update, current, revisions)
-            pods = self._claim_pods(cs)
+            writes = self.writer.writes
+            diffs = self._diffs(cs, pods, update, current)
+            if not self._scale(cs, pods, diffs, update, current):
+                waits += self._update(cs, pods, diffs, update, current, revisions)
+            if self.writer.writes != writes:
+                pods = self._claim_pods(cs)
         self._write_status(cs, pods, update, current, collision)
         self._truncate_pods_to_delete(cs, pods)
         self._truncate_history(cs, revisions, pods, {name_of(update), name_of(current)})
         min_ready = float((cs.get("spec") or {}).get("minReadySeconds") or 0)
         wait = available_in(pods, min_ready, self.ctx.now)
         waits += [wait] if wait is not None else []
-        return Result(requeue_after=min(waits)) if waits else None
+        if waits:
+            return Result(requeue_after=min(waits))
+        return Result(requeue=True) if self.writer.failures else None
 
     def _claim(self, cs: Obj, rt_key: str) -> list[Obj]:
         selector = _selector(cs)
@@ -155,11 +161,11 @@ class CloneSetController:
 
     # -- scale --------------------------------------------------------------------------
 
-    def _scale(self, cs: Obj, pods: list[Obj], update: Obj, current: Obj) -> bool:
+    def _scale(self, cs: Obj, pods: list[Obj], diffs: Diffs, update: Obj, current: Obj) -> bool:
         spec = cs.get("spec") or {}
         hooks = spec.get("lifecycle") or {}
         plan = plan_scale(
-            pods, self._diffs(cs, pods, update, current), replicas=int(spec.get("replicas", 1)),
+            pods, diffs, replicas=int(spec.get("replicas", 1)),
             pods_to_delete=(spec.get("scaleStrategy") or {}).get("podsToDelete") or [],
             ready_now=lambda p: is_pod_available(p, 0, self.ctx.now),
             is_updated=lambda p: equal_to_revision(p, name_of(update)),
@@ -171,14 +177,14 @@ class CloneSetController:
 
     # -- update -------------------------------------------------------------------------
 
-    def _update(self, cs: Obj, pods: list[Obj], update: Obj, current: Obj,
+    def _update(self, cs: Obj, pods: list[Obj], diffs: Diffs, update: Obj, current: Obj,
                 revisions: list[Obj]) -> list[float]:
         refreshed, waits = self.writer.refresh_pods(cs, pods, name_of(update))
         strategy = (cs.get("spec") or {}).get("updateStrategy") or {}
         if refreshed or strategy.get("paused"):
             return waits
         target, names = plan_update(
-            pods, self._diffs(cs, pods, update, current), update_revision=name_of(update),
+            pods, diffs, update_revision=name_of(update),
             current_revision=name_of(current), strategy=strategy,
             available=lambda p: self._available(cs, p))
         target_rev = update if target == name_of(update) else current
@@ -186,6 +192,8 @@ class CloneSetController:
         for name in names:
             wait = self.writer.update_pod(cs, by_name[name], target_rev, revisions)
             waits += [wait] if wait else []
+            if self.writer.failures:
+                break
         return waits
 
     # -- status and cleanup -------------------------------------------------------------
@@ -194,7 +202,8 @@ class CloneSetController:
                       collision: int) -> None:
         status = calculate_status(cs, pods, update_revision=name_of(update),
                                   current_revision=name_of(current),
-                                  collision_count=collision, now=self.ctx.now)
+                                  collision_count=collision, now=self.ctx.now,
+                                  failures=self.writer.failures)
         if status == (cs.get("status") or {}):
             return
         with contextlib.suppress(errors.NotFound):

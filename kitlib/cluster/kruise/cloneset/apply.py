@@ -52,6 +52,10 @@ class CloneSetWriter:
     def __init__(self, ctx: ClusterContext) -> None:
         self.ctx = ctx
         self.rng = ctx.engine.rng_for("cloneset-controller")
+        #: ``FailedScale`` / ``FailedUpdate`` -> message, for the current reconcile.
+        self.failures: dict[str, str] = {}
+        #: Pod writes so far (the controller re-reads its pods only after one).
+        self.writes = 0
 
     # -- revisions ----------------------------------------------------------------------
 
@@ -107,8 +111,10 @@ class CloneSetWriter:
             gates.append({"conditionType": inplace.INPLACE_READY})
         try:
             self.ctx.store.create("pods", pod)
+            self.writes += 1
         except errors.ApiError as exc:
             self._event(cs, "Warning", "FailedCreate", f"failed to create pod: {exc.message}")
+            self.failures["FailedScale"] = exc.message
             return False
         self._event(cs, "Normal", "SuccessfulCreate", f"succeed to create pod {name}")
         return True
@@ -130,6 +136,7 @@ class CloneSetWriter:
                                                                   self.ctx.now))
         with contextlib.suppress(errors.NotFound):
             self.ctx.store.delete("pods", namespace_of(cs), name)
+            self.writes += 1
             self._event(cs, "Normal", "SuccessfulDelete", f"succeed to delete pod {name}")
         return True
 
@@ -145,13 +152,14 @@ class CloneSetWriter:
         return changed, waits
 
     def _refresh(self, cs: Obj, pod: Obj, update: str) -> tuple[bool, float | None]:
+        """Upstream ``refreshPodState`` + ``fixPodTemplateHashLabel``: only a lifecycle or
+        hash-label change counts as "patched" (the in-place ``Refresh`` writes do not)."""
         action = inplace.refresh_action(pod, self.ctx.now)
         name, patched = name_of(pod), False
         if action.kind == "wait":
             return False, action.wait_seconds
         if action.kind == "set_ready":
-            patched = self._modify_pod(cs, name, lambda d: inplace.set_ready(d, self.ctx.now),
-                                       status=True)
+            self._modify_pod(cs, name, lambda d: inplace.set_ready(d, self.ctx.now), status=True)
         elif action.kind in ("drop_grace", "apply_grace"):
             spec = action.spec
 
@@ -159,7 +167,7 @@ class CloneSetWriter:
                 draft["metadata"]["annotations"].pop(inplace.GRACE_ANNOTATION, None)
                 if spec is not None:
                     inplace.apply_spec(draft, spec)
-            patched = self._modify_pod(cs, name, finish)
+            self._modify_pod(cs, name, finish)
         current = self.ctx.store.peek("pods", namespace_of(pod), name) or pod
         state = _next_state(cs, current, update)
         if state is not None:
@@ -181,9 +189,8 @@ class CloneSetWriter:
             if spec is not None:
                 return self._in_place(cs, pod, spec, strategy)
             if kind == "InPlaceOnly":
-                self._event(cs, "Warning", "FailedUpdatePodInPlace",
-                            f"update strategy is InPlaceOnly but can not update pod "
-                            f"{name_of(pod)} in-place")
+                self.failures["FailedUpdate"] = (f"find Pod {name_of(pod)} update strategy is "
+                                                 "InPlaceOnly but can not update in-place")
                 return None
         if SPECIFIED_DELETE not in (meta_of(pod).get("labels") or {}):
             self._modify_pod(cs, name_of(pod), lambda d: d["metadata"].setdefault(
@@ -207,8 +214,8 @@ class CloneSetWriter:
         state, name = state_of(pod), name_of(pod)
         if state in ("", PREPARING_NORMAL, NORMAL, UPDATED):
             if state == UPDATED or is_hooked(pod, hook):
-                self._modify_pod(cs, name, lambda d: set_state(d, PREPARING_UPDATE,
-                                                               self.ctx.now))
+                handler = hook if state == UPDATED else None
+                self._modify_pod(cs, name, lambda d: _prepare_update(d, handler, self.ctx.now))
                 return None
         elif (state == PREPARING_UPDATE and is_hooked(pod, hook)) or state not in (PREPARING_UPDATE, UPDATING):
             return None
@@ -235,6 +242,7 @@ class CloneSetWriter:
             before = self.ctx.store.peek("pods", namespace_of(cs), name)
             after = self.ctx.store.modify("pods", namespace_of(cs), name, change,
                                           subresource="status" if status else None)
+            self.writes += after is not before
             return after is not before
         return False
 
@@ -260,3 +268,17 @@ def _next_state(cs: Obj, pod: Obj, update: str) -> str | None:
     if state == UPDATED and (not in_place or is_all_hooked(pod, in_place)):
         return NORMAL
     return None
+
+
+def _prepare_update(draft: Obj, handler: Obj | None, now: float) -> None:
+    """``PreparingUpdate``; from ``Updated`` the hook's labels and finalizers go back on
+    (upstream ``UpdatePodLifecycleWithHandler``)."""
+    set_state(draft, PREPARING_UPDATE, now)
+    if not handler:
+        return
+    meta = draft["metadata"]
+    meta.setdefault("labels", {}).update(handler.get("labelsHandler") or {})
+    finalizers = meta.setdefault("finalizers", [])
+    finalizers += [f for f in handler.get("finalizersHandler") or [] if f not in finalizers]
+    if not finalizers:
+        meta.pop("finalizers")

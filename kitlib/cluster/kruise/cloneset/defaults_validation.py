@@ -1,6 +1,7 @@
 """CloneSet admission: upstream's defaults and validating webhook (reference §1.1).
 
-Defaults (``SetDefaultsCloneSet``): replicas 1, revisionHistoryLimit 10, updateStrategy
+Defaults (``SetDefaultsCloneSet``): the pod template's defaults (as for every workload),
+replicas 1, revisionHistoryLimit 10, updateStrategy
 type ``ReCreate``, partition 0, maxUnavailable ``"20%"``, maxSurge 0, and
 ``inPlaceUpdateStrategy: {}`` for the InPlace* types. Validation
 (``pkg/webhook/cloneset/validating``): selector required and matching the template's
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from kitlib.cluster.admission import default_pod_spec, pod_spec_errors
 from kitlib.cluster.kruise.inplace import calculate_in_place_spec
 from kitlib.model import errors
 from kitlib.model.intstr import scaled_value
@@ -60,6 +62,9 @@ def set_defaults(spec: Obj) -> None:
     strategy.setdefault("maxSurge", 0)
     if strategy["type"] in ("InPlaceIfPossible", "InPlaceOnly"):
         strategy.setdefault("inPlaceUpdateStrategy", {})
+    template = spec.get("template")
+    if isinstance(template, dict) and isinstance(template.get("spec"), dict):
+        default_pod_spec(template["spec"])
 
 
 def _intstr(value: Any, path: str, problems: list[str]) -> None:
@@ -83,6 +88,7 @@ def _spec_problems(spec: Obj) -> list[str]:
         problems.append("spec.replicas: Invalid value: "
                         f"{spec.get('replicas')}: must be greater than or equal to 0")
     pod_spec = (spec.get("template") or {}).get("spec") or {}
+    problems += pod_spec_errors(pod_spec, "spec.template.spec")
     if pod_spec.get("restartPolicy") not in (None, "", "Always"):
         problems.append(f'spec.template.spec.restartPolicy: Unsupported value: '
                         f'"{pod_spec["restartPolicy"]}": supported values: "Always"')

@@ -5,12 +5,14 @@
   ``minReadySeconds``.
 * ``calculate_status``: every field of §1.2 over the active pods; ``currentRevision``
   moves to ``updateRevision`` once ``updatedReplicas == status.replicas == spec.replicas``
-  (it does not wait for readiness). ``Progressing`` only with ``progressDeadlineSeconds``.
+  (it does not wait for readiness). Conditions are rebuilt each reconcile: ``FailedScale`` /
+``FailedUpdate`` (True, with the error) while an error lasts, ``Progressing`` only with
+``progressDeadlineSeconds``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kitlib.cluster.kruise.cloneset.diff import partition_replicas
@@ -49,7 +51,8 @@ def _selector_string(cs: Obj) -> str:
 
 
 def calculate_status(cs: Obj, pods: Sequence[Obj], *, update_revision: str,
-                     current_revision: str, collision_count: int, now: float) -> Obj:
+                     current_revision: str, collision_count: int, now: float,
+                     failures: Mapping[str, str] | None = None) -> Obj:
     spec = cs.get("spec") or {}
     replicas = int(spec.get("replicas", 1))
     min_ready = float(spec.get("minReadySeconds") or 0)
@@ -72,18 +75,18 @@ def calculate_status(cs: Obj, pods: Sequence[Obj], *, update_revision: str,
     }
     if status["updatedReplicas"] == status["replicas"] == replicas:
         status["currentRevision"] = update_revision
-    conditions = _conditions(cs, status, now)
+    conditions = [{"type": kind, "status": "True", "lastTransitionTime": format_time(now),
+                   "message": message} for kind, message in sorted((failures or {}).items())]
+    conditions += _conditions(cs, status, now)
     if conditions:
         status["conditions"] = conditions
     return status
 
 
 def _conditions(cs: Obj, status: Obj, now: float) -> list[Obj]:
-    old = [c for c in (cs.get("status") or {}).get("conditions") or ()
-           if c.get("type") != "Progressing"]
     deadline = (cs.get("spec") or {}).get("progressDeadlineSeconds")
     if deadline is None or int(deadline) == MAX_INT32:
-        return old
+        return []
     previous = next((c for c in (cs.get("status") or {}).get("conditions") or ()
                      if c.get("type") == "Progressing"), None)
     status_, reason = _progressing(cs, status, previous, int(deadline), now)
@@ -99,7 +102,7 @@ def _conditions(cs: Obj, status: Obj, now: float) -> list[Obj]:
                "ProgressDeadlineExceeded": "CloneSet progress deadline exceeded",
                "CloneSetUpdated": "CloneSet is progressing"}[reason]
     cond["message"] = message
-    return [*old, cond]
+    return [cond]
 
 
 def _progressing(cs: Obj, s: Obj, previous: Obj | None, deadline: int,
