@@ -20,7 +20,8 @@ def _serve(args: argparse.Namespace) -> int:
     options = ServeOptions(port=args.port, kubeconfig=Path(args.kubeconfig).expanduser()
                            if args.kubeconfig else None, mode=args.mode, speed=args.speed,
                            seed=args.seed, nodes=args.nodes, kruise=not args.no_kruise,
-                           exit_with_stdin=args.exit_with_stdin)
+                           exit_with_stdin=args.exit_with_stdin,
+                           owned_dir=Path(args.owned_dir) if args.owned_dir else None)
     try:
         return serve(options)
     except KeyboardInterrupt:
@@ -71,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="leave out the OpenKruise kinds (behave like a cluster without them)")
     serve.add_argument("--exit-with-stdin", action="store_true",
                        help="exit when stdin closes (used by kitlib.connect)")
+    serve.add_argument("--owned-dir", help="remove this directory on exit (used by "
+                       "kitlib.connect for its temporary files)")
     serve.set_defaults(func=_serve)
     for name, func, text in (("advance", _advance, "advance a stepped embedded cluster"),
                              ("clock", _clock, "show the embedded cluster's clock")):

@@ -58,6 +58,10 @@ class ServeOptions:
     insecure_http: bool = False
     token: str | None = None
     exit_with_stdin: bool = False
+    #: A directory the server removes when it exits after having served (the temporary
+    #: directory ``kitlib.connect()`` made for it, so that nothing is left behind even when
+    #: the parent was killed and could not clean up).
+    owned_dir: Path | None = None
     cluster_settings: ClusterSettings | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
@@ -178,6 +182,8 @@ async def _serve(options: ServeOptions) -> int:
         await server.wait()
     finally:
         await server.stop()
+        if options.owned_dir is not None:
+            shutil.rmtree(options.owned_dir, ignore_errors=True)
     log.warning("kitlib: embedded cluster stopped")
     return 0
 

@@ -80,7 +80,8 @@ def start_embedded(*, mode: str, speed: float, seed: int, timeout: float) -> Emb
     log = open(directory / "serve.log", "wb")  # noqa: SIM115 - owned by EmbeddedProcess
     args = [sys.executable, "-m", "kitlib", "serve", "--port", "0",
             "--kubeconfig", str(directory / "kubeconfig"), "--mode", mode,
-            "--speed", str(speed), "--seed", str(seed), "--exit-with-stdin"]
+            "--speed", str(speed), "--seed", str(seed), "--exit-with-stdin",
+            "--owned-dir", str(directory)]
     process = subprocess.Popen(
         args, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
         preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)

@@ -129,13 +129,14 @@ def test_the_child_dies_with_its_parent_even_when_the_parent_is_killed(tmp_path:
         parent.kill()
         parent.wait(10)
         assert wait_gone(child, 10), f"kitlib serve (pid {child}) outlived its killed parent"
+        assert not Path(directory).exists(), "the child removes the temporary directory"
     finally:
         if parent.poll() is None:
             parent.kill()
             parent.wait(10)
         if parent.stdout is not None:
             parent.stdout.close()
-        if directory:  # a killed parent cannot remove its temporary directory
+        if directory:  # in case the assertion above failed
             shutil.rmtree(directory, ignore_errors=True)
 
 
