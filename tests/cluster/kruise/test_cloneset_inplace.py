@@ -43,9 +43,16 @@ def identity(pod: dict[str, object]) -> tuple[object, ...]:
 
 def test_changing_the_mesh_image_restarts_only_that_container_in_every_pod(
         cluster: EmbeddedCluster) -> None:
-    """Given 5 ready pods of app + ops agent + mesh sidecar, when only the mesh image
-    changes, then every pod keeps its name, UID, node and IP, only ``mesh`` restarts,
-    and at no simulated instant is more than 20 % (1 pod) unavailable."""
+    """Upstream ``test/e2e/apps/v1alpha1/cloneset.go``, "in-place update images with the
+    same imageID" (pod UID unchanged, container restarted) and "in-place update two
+    container images with priorities successfully" (restartCount 1 per updated
+    container); upstream ``pkg/controller/cloneset/sync/cloneset_update_test.go`` TestUpdate
+    "inplace update" (the in-place-update-state annotation records the old container).
+    Given 5 ready pods of app + ops agent + mesh sidecar and maxUnavailable 20%; when
+    only the mesh image changes, then every pod keeps its name, UID, node and IP, mesh
+    has restartCount 1, app and ops keep restartCount 0 and the same state (``startedAt``),
+    at no simulated instant is more than 1 pod unavailable, it takes 11 s, and the status
+    ends at 5/5/5 updated, ready and available."""
     cluster.create(cloneset())
     advance_until(cluster, lambda: converged(cluster))
     before = pods(cluster)
@@ -82,8 +89,14 @@ def test_changing_the_mesh_image_restarts_only_that_container_in_every_pod(
 
 def test_the_readiness_gate_drops_while_the_container_restarts(
         cluster: EmbeddedCluster) -> None:
-    """Given one pod, when its image changes in place, then ``InPlaceUpdateReady`` and
-    ``Ready`` go False with the update and both come back True once the container runs."""
+    """Upstream ``pkg/controller/cloneset/sync/cloneset_update_test.go`` TestUpdate,
+    "inplace update" (the update sets ``InPlaceUpdateReady`` False with reason
+    StartInPlaceUpdate and the lifecycle state Updating) and
+    ``pkg/util/inplaceupdate/inplace_update_test.go`` TestRefresh (it goes back True once
+    the update completed).
+    Given one ready pod with the InPlaceUpdateReady readiness gate; when its image
+    changes in place, then (InPlaceUpdateReady, Ready) go (False, False) with the update,
+    then (True, False) once the container restarted, then (True, True)."""
     cluster.create(cloneset(replicas=1))
     advance_until(cluster, lambda: converged(cluster))
     name = next(iter(pods(cluster)))
@@ -97,6 +110,10 @@ def test_the_readiness_gate_drops_while_the_container_restarts(
     cluster.engine.on_event = record
     set_image(cluster, 0, "shop:v2")
     record()
+    pod = pods(cluster)[name]
+    gate = next(c for c in pod["status"]["conditions"] if c["type"] == "InPlaceUpdateReady")
+    assert gate["reason"] == "StartInPlaceUpdate"
+    assert pod["metadata"]["labels"]["lifecycle.apps.kruise.io/state"] == "Updating"
     advance_until(cluster, lambda: converged(cluster))
     cluster.engine.on_event = None
     assert seen == [("False", "False"), ("True", "False"), ("True", "True")]

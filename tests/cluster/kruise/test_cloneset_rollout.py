@@ -60,7 +60,15 @@ def settled(cluster: EmbeddedCluster, seconds: float = 60) -> None:
 
 def test_partition_99_percent_of_5_keeps_4_pods_at_the_old_revision(
         cluster: EmbeddedCluster) -> None:
-    """ceil(4.95) = 5 = replicas, a percent short of 100 % → 4 kept old, 1 updated."""
+    """Upstream ``pkg/controller/cloneset/sync/cloneset_sync_utils_test.go``
+    TestCalculateDiffsWithExpectation, "update recreate partition=99% with
+    maxUnavailable=3, maxSurge=2" (5 replicas, 4 kept old), and
+    ``test/e2e/apps/v1alpha1/cloneset.go`` "CloneSet partition="99%", replicas=4, make sure
+    one pod is upgraded".
+    Given 5 ready replicas and partition "99%" (ceil 4.95 = 5 = replicas, a percent short
+    of 100% keeps one pod new, so 4); when the mesh image changes, then 4 pods stay at
+    envoy:1 and 1 goes to envoy:2: updatedReplicas 1, expectedUpdatedReplicas 1,
+    updatedReadyReplicas 1, and currentRevision stays the old revision."""
     cluster.create(cloneset(strategy=strategy(partition="99%")))
     advance_until(cluster, lambda: converged(cluster))
     old_revision = get(cluster)["status"]["currentRevision"]
@@ -74,7 +82,14 @@ def test_partition_99_percent_of_5_keeps_4_pods_at_the_old_revision(
 
 
 def test_an_int_partition_2_of_5_follows_the_worked_trace(cluster: EmbeddedCluster) -> None:
-    """Reference §1.13: R=5, P=2, U=1 → 3 pods updated in place one at a time, 2 old."""
+    """Reference §1.13 worked trace; the same flow as upstream
+    ``pkg/controller/cloneset/sync/cloneset_sync_utils_test.go``
+    TestCalculateDiffsWithExpectation "update partition=3 (step 1/3..3/3)", here with
+    partition 2.
+    Given 5 ready replicas, an int partition 2 and maxUnavailable 1; when the mesh image
+    changes, then 3 pods are updated in place (same names) one at a time (at most 1
+    unavailable), 2 stay old and expectedUpdatedReplicas is 3; when partition goes to 0,
+    then all 5 are updated."""
     cluster.create(cloneset(strategy=strategy(partition=2, maxUnavailable=1)))
     advance_until(cluster, lambda: converged(cluster))
     names = set(pods(cluster))
@@ -92,6 +107,14 @@ def test_an_int_partition_2_of_5_follows_the_worked_trace(cluster: EmbeddedClust
 
 
 def test_paused_stops_the_update_and_resuming_finishes_it(cluster: EmbeddedCluster) -> None:
+    """Upstream ``test/e2e/apps/v1alpha1/cloneset.go`` "pods should be ready when
+    paused=true" (a paused CloneSet still scales) and
+    ``pkg/controller/cloneset/sync/cloneset_sync_utils_test.go``
+    TestCalculateDiffsWithExpectation "[UpdateStrategyPaused=true] scale up pods with
+    maxSurge=3,maxUnavailable=0" (scaling creates pods while paused).
+    Given 5 ready replicas with updateStrategy.paused; when the image changes, then no
+    pod is updated; when replicas goes to 6, then 1 new pod is created at the new
+    revision (5 old + 1 new); when paused is cleared, then all 6 are updated."""
     cluster.create(cloneset(strategy=strategy(paused=True)))
     advance_until(cluster, lambda: converged(cluster))
     set_image(cluster, 2, "envoy:2")
@@ -107,8 +130,13 @@ def test_paused_stops_the_update_and_resuming_finishes_it(cluster: EmbeddedClust
 
 def test_max_surge_with_in_place_creates_a_new_pod_then_deletes_an_old_one(
         cluster: EmbeddedCluster) -> None:
-    """Reference §1.11: maxSurge applies even when in-place is possible. 3 replicas,
-    maxSurge 1, maxUnavailable 0: at most 4 pods and never one unavailable old pod short."""
+    """Reference §1.11; the surge-then-scale-down flow of upstream
+    ``pkg/controller/cloneset/sync/cloneset_sync_utils_test.go``
+    TestCalculateDiffsWithExpectation "update in-place partition=3 with maxSurge (step
+    1/4..4/4)", here with 3 replicas and no partition.
+    Given 3 ready replicas, InPlaceIfPossible, maxSurge 1 and maxUnavailable 0; when the
+    mesh image changes, then there are at most 4 pods, all 3 end at envoy:2, 2 of them
+    updated in place (mesh restartCount 1) and 1 created new as the surge pod."""
     cluster.create(cloneset(replicas=3, strategy=strategy(maxSurge=1, maxUnavailable=0)))
     advance_until(cluster, lambda: converged(cluster))
     totals: list[int] = []

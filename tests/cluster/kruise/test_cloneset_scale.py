@@ -2,7 +2,7 @@
 scale-down preference order and the preDelete hook.
 
 Upstream: ``pkg/controller/cloneset/sync/cloneset_scale_test.go``,
-``pkg/controller/cloneset/utils/pod_sorter_test.go``, ``test/e2e/apps/cloneset.go``
+``pkg/controller/cloneset/utils/pod_sorter_test.go``, ``test/e2e/apps/v1alpha1/cloneset.go``
 (scale / specified delete / lifecycle cases); reference §1.4, §1.7.
 """
 
@@ -69,6 +69,13 @@ def test_the_short_hash_gate_puts_only_the_hash_in_the_revision_label() -> None:
 
 def test_pods_to_delete_replaces_the_named_pod_and_is_truncated(
         cluster: EmbeddedCluster) -> None:
+    """Upstream ``pkg/controller/cloneset/sync/cloneset_sync_utils_test.go``
+    TestCalculateDiffsWithExpectation, "specified delete 1 pod (all ready) (step
+    1/3..3/3)", with the pod named in scaleStrategy.podsToDelete (upstream
+    ``isSpecifiedDelete`` treats the list like the specified-delete label).
+    Given 3 ready replicas; when the second pod's name is put in podsToDelete, then that
+    pod is deleted, a replacement brings the count back to 3, podsToDelete is truncated
+    to [] and the CloneSet converges."""
     cluster.create(cloneset(replicas=3))
     advance_until(cluster, lambda: converged(cluster))
     victim = sorted(pods(cluster))[1]
@@ -82,6 +89,13 @@ def test_pods_to_delete_replaces_the_named_pod_and_is_truncated(
 
 def test_scale_strategy_max_unavailable_1_creates_one_pod_at_a_time(
         cluster: EmbeddedCluster) -> None:
+    """Upstream ``pkg/controller/cloneset/sync/cloneset_sync_utils_test.go``
+    TestCalculateDiffsWithExpectation, "increase replicas 3 to 6 with scale
+    maxUnavailable = 2, not ready pod = 1" (scaleUpLimit = maxUnavailable - not-ready
+    pods), here with scaleStrategy.maxUnavailable 1.
+    Given 1 ready replica and scaleStrategy.maxUnavailable 1; when replicas goes to 4,
+    then only 1 pod is created at first (2 pods) and at no instant is more than 1 pod
+    unavailable until all 4 are ready."""
     cluster.create(cloneset(replicas=1, scaleStrategy={"maxUnavailable": 1}))
     advance_until(cluster, lambda: converged(cluster))
     worst: list[int] = []
@@ -143,6 +157,11 @@ def _pod(name: str, *, node: str = "n1", phase: str = "Running", ready: bool = T
      [_pod("a", node="n1"), _pod("b", node="n2", created="2026-01-01T00:00:05Z")], "b"),
 ])
 def test_scale_down_preference_order(story: str, pods_: list[Obj], first: str) -> None:
+    """The orderings of upstream ``pkg/controller/cloneset/utils/pod_sorter_test.go``
+    TestSortingActivePods and TestSameNodeRanker, with our own pods (upstream's own pairs
+    are in ``test_upstream_scenarios.py``).
+    Given two or three pods that differ in one respect; when the scale-down order is
+    taken, then the pod named in the story comes first."""
     order = deletion_sort(pods_, available=lambda p: is_pod_available(p, 0, 100.0),
                           now=100.0)
     assert order[0]["metadata"]["name"] == first

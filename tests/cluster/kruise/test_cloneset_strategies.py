@@ -61,8 +61,11 @@ def test_recreate_replaces_every_pod_with_a_new_name_after_marking_it(
 
 
 def test_an_env_change_under_in_place_if_possible_recreates(cluster: EmbeddedCluster) -> None:
-    """Given InPlaceIfPossible, when a container's env changes (not in-place-able), then
-    the pods are recreated with new names."""
+    """Upstream ``pkg/util/inplaceupdate/inplace_update_test.go``
+    TestCalculateInPlaceUpdateSpec, last case (image changed and an env var added -> no
+    in-place spec), which makes ``cloneset_update.go`` recreate the pod.
+    Given 2 ready pods under InPlaceIfPossible; when container 0 gains env MODE=fast,
+    then both pods are replaced by 2 pods with new names that carry the env."""
     cluster.create(cloneset(replicas=2))
     advance_until(cluster, lambda: converged(cluster))
     before = set(pods(cluster))
@@ -79,6 +82,14 @@ def test_an_env_change_under_in_place_if_possible_recreates(cluster: EmbeddedClu
 
 def test_in_place_only_rejects_a_non_image_change_and_accepts_an_image_change(
         cluster: EmbeddedCluster) -> None:
+    """Upstream ``pkg/webhook/cloneset/validating/validation_test.go`` case
+    "invalid-cloneset-update-1" and ``pkg/controller/cloneset/core/cloneset_core.go``
+    ``ValidateCloneSetUpdate`` (the e2e ``test/e2e/apps/v1alpha1/cloneset.go`` VCT test
+    then updates an image under InPlaceOnly without recreating).
+    Given 1 replica with updateStrategy.type InPlaceOnly; when container 0 gains an env
+    var, then the update is denied with "spec: Forbidden: only allowed to update images in
+    spec for InPlaceOnly, but found add /containers/0/env"; when only container 1's image
+    changes, then the update is accepted."""
     cluster.create(cloneset(replicas=1, strategy={"type": "InPlaceOnly"}))
 
     def env(cs: dict[str, object]) -> None:
@@ -87,8 +98,9 @@ def test_in_place_only_rejects_a_non_image_change_and_accepts_an_image_change(
     with pytest.raises(errors.Invalid) as caught:
         change(cluster, env)
     assert caught.value.message == (
-        'admission webhook "vcloneset.kb.io" denied the request: spec.template: Forbidden: '
-        "only allowed to update images in spec for InPlaceOnly")
+        'admission webhook "vcloneset.kb.io" denied the request: spec: Forbidden: '
+        "only allowed to update images in spec for InPlaceOnly, but found add "
+        "/containers/0/env")
     set_image(cluster, 1, "agent:2")
     assert get(cluster)["spec"]["template"]["spec"]["containers"][1]["image"] == "agent:2"
 

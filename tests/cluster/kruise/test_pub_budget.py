@@ -1,5 +1,7 @@
 """PodUnavailableBudget: status, and refusing deletions and evictions beyond the budget
-(upstream ``pkg/control/pubcontrol/pub_control_utils.go``, ``test/e2e/apps/pub.go``)."""
+(upstream ``pkg/control/pubcontrol/pub_control_utils.go``,
+``pkg/webhook/pod/validating/pod_unavailable_budget_test.go`` and
+``test/e2e/policy/v1alpha1/podunavailablebudget.go``)."""
 
 from __future__ import annotations
 
@@ -57,6 +59,14 @@ def test_status_counts_the_workload_replicas_and_marks_the_pods(
 
 
 def test_a_second_delete_beyond_the_budget_is_refused(cluster: EmbeddedCluster) -> None:
+    """Upstream ``pkg/webhook/pod/validating/pod_unavailable_budget_test.go``
+    TestValidateDeletePodForPub, "delete pod, allow" (unavailableAllowed 1 -> the pod is
+    recorded in disruptedPods and unavailableAllowed drops to 0) and "delete pod, reject"
+    (unavailableAllowed 0 -> denied).
+    Given 4 ready pods and a PUB with maxUnavailable 1; when one pod is deleted, then it
+    is in disruptedPods and unavailableAllowed is 0; when a second is deleted, then it
+    is denied with upstream's message; once the replacement is ready, then the status is
+    total 4, desired 3, current 4, allowed 1 and the second delete passes."""
     pub(cluster, selector={"matchLabels": {"app": "web"}}, maxUnavailable=1)
     first, second = names(cluster)[:2]
     cluster.store.delete("pods", "default", first)
@@ -73,6 +83,12 @@ def test_a_second_delete_beyond_the_budget_is_refused(cluster: EmbeddedCluster) 
 
 
 def test_eviction_is_refused_with_the_webhook_answer(cluster: EmbeddedCluster) -> None:
+    """Upstream ``pkg/webhook/pod/validating/pod_unavailable_budget_test.go``
+    TestValidateEvictPodForPub, "evict pod, reject" (unavailableAllowed 0 -> the eviction
+    is refused).
+    Given 4 ready pods and a PUB with minAvailable 4 (unavailableAllowed 0); when one pod
+    is evicted through the eviction subresource, then the answer is 403 with "pub
+    unavailable allowed is negative"."""
     pub(cluster, selector={"matchLabels": {"app": "web"}}, minAvailable=4)
     evict = cluster.context.subresource_handlers[("pods", "eviction")]
     pod = names(cluster)[0]
@@ -84,6 +100,11 @@ def test_eviction_is_refused_with_the_webhook_answer(cluster: EmbeddedCluster) -
 
 def test_no_protect_annotation_and_unprotected_operations_pass(
         cluster: EmbeddedCluster) -> None:
+    """Upstream ``pkg/webhook/pod/validating/pod_unavailable_budget_test.go``
+    TestValidateDeletePodForPub, "delete pod, pub feature-gate annotation, allow" (a PUB
+    annotated kruise.io/pub-protect-operations without DELETE lets deletes through).
+    Given a PUB with maxUnavailable 0 that protects only EVICT; when a pod is deleted,
+    then the delete passes."""
     cluster.create({"apiVersion": "policy.kruise.io/v1alpha1", "kind": "PodUnavailableBudget",
                     "metadata": {"name": "web-pub", "annotations": {
                         "kruise.io/pub-protect-operations": "EVICT"}},

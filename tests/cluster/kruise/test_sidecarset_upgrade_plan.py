@@ -60,8 +60,24 @@ def test_pods_with_non_image_changes_are_reported_and_left_alone() -> None:
 
 def test_update_selector_and_priority_pick_the_order() -> None:
     states = [PodState("a", selected=False), PodState("b", order=(0,)),
-              PodState("c", order=(1,), weight=50)]
-    assert get_next_upgrade_pods({"maxUnavailable": 1}, states) == (["c"], [])
+              PodState("c", order=(1,), labels={"test-key": "foo"})]
+    strategy = {"maxUnavailable": 1, "priorityStrategy": {"weightPriority": [
+        {"weight": 50, "matchSelector": {"matchLabels": {"test-key": "foo"}}}]}}
+    assert get_next_upgrade_pods(strategy, states) == (["c"], [])
+
+
+def test_order_priority_puts_the_higher_ordered_key_value_first() -> None:
+    """Given 20 pods labelled key1=5 except pod-17 (10) and pod-18 (20), 10 of them
+    updated, 2 of those consistent, and maxUnavailable 10 with an orderPriority on key1,
+    when the next pods are chosen, then they are pod-18, pod-17 (upstream
+    ``pkg/controller/sidecarset/sidecarset_strategy_test.go``, "with order priority
+    strategy")."""
+    values = {17: "10", 18: "20"}
+    states = [PodState(f"pod-{i}", updated=i < 10, consistent=not 2 <= i < 10,
+                       order=(-i,), labels={"key1": values.get(i, "5")}) for i in range(20)]
+    strategy = {"maxUnavailable": 10,
+                "priorityStrategy": {"orderPriority": [{"orderedKey": "key1"}]}}
+    assert get_next_upgrade_pods(strategy, states) == (["pod-18", "pod-17"], [])
 
 
 @pytest.mark.parametrize(("image", "normal"), [

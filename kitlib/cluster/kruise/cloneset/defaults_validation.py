@@ -14,10 +14,10 @@ the request: …``.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from kitlib.cluster.admission import default_pod_spec, pod_spec_errors
-from kitlib.cluster.kruise.inplace import calculate_in_place_spec
 from kitlib.model import errors
 from kitlib.model.intstr import scaled_value
 from kitlib.model.registry import ResourceType
@@ -135,12 +135,47 @@ def _update_problems(spec: Obj, old_spec: Obj) -> list[str]:
                 if key not in _MUTABLE and spec.get(key) != old_spec.get(key)][:1]
     strategy = spec.get("updateStrategy") or {}
     old_t, new_t = old_spec.get("template") or {}, spec.get("template") or {}
-    if strategy.get("type") == "InPlaceOnly" and old_t.get("spec") != new_t.get("spec") and \
-            calculate_in_place_spec(old_t, {**new_t, "metadata": old_t.get("metadata")},
-                                    "") is None:
-        problems.append("spec.template: Forbidden: only allowed to update images in spec for "
-                        "InPlaceOnly")
+    if strategy.get("type") == "InPlaceOnly" and old_t.get("spec") != new_t.get("spec"):
+        found = _non_image_patch(old_t.get("spec") or {}, new_t.get("spec") or {})
+        if found:
+            problems.append("spec: Forbidden: only allowed to update images in spec for "
+                            f"InPlaceOnly, but found {found}")
     return problems
+
+
+_IMAGE_PATH = re.compile(r"^/containers/([0-9]+)/image$")
+
+
+def _non_image_patch(old: Any, new: Any) -> str | None:
+    """Upstream ``ValidateCloneSetUpdate``: the first JSON-patch operation between the old
+    and new template specs that is not a ``replace`` of ``/containers/N/image``, as
+    ``"<op> <path>"`` (patch as gomodules ``jsonpatch.CreatePatch`` builds it; object keys
+    are walked in sorted order where Go's map order is unspecified)."""
+    for op, path in _patch(old, new, ""):
+        if op != "replace" or not _IMAGE_PATH.match(path):
+            return f"{op} {path}"
+    return None
+
+
+def _patch(a: Any, b: Any, path: str) -> list[tuple[str, str]]:
+    if a == b:
+        return []
+    if isinstance(a, dict) and isinstance(b, dict):
+        ops: list[tuple[str, str]] = []
+        for key in sorted(b):
+            sub = f"{path}/{str(key).replace('~', '~0').replace('/', '~1')}"
+            ops += [("add", sub)] if key not in a else _patch(a[key], b[key], sub)
+        ops += [("remove", f"{path}/{str(key).replace('~', '~0').replace('/', '~1')}")
+                for key in sorted(a) if key not in b]
+        return ops
+    if isinstance(a, list) and isinstance(b, list):
+        n = min(len(a), len(b))
+        ops = [("remove", f"{path}/{i}") for i in range(len(a) - 1, n - 1, -1)]
+        ops += [("add", f"{path}/{i}") for i in range(n, len(b))]
+        for i in range(n):
+            ops += _patch(a[i], b[i], f"{path}/{i}")
+        return ops
+    return [("add", path)] if a is None else [("replace", path)]
 
 
 def _fields() -> str:

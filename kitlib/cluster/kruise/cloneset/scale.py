@@ -152,7 +152,9 @@ def _compare(a: tuple[Any, ...], ra: int, b: tuple[Any, ...], rb: int) -> int:
     if ra != rb:
         return -1 if ra > rb else 1
     if a[3] and b[3] and a[5] != b[5]:  # ready more recently first
-        return -1 if (a[5] or 0) > (b[5] or 0) else 1
+        if a[5] is None or b[5] is None:  # upstream afterOrZero: a zero time sorts first
+            return -1 if a[5] is None else 1
+        return -1 if a[5] > b[5] else 1
     if a[6] != b[6]:
         return -1 if a[6] > b[6] else 1
     if a[7] != b[7]:

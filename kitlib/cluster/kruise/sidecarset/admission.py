@@ -7,8 +7,11 @@ Defaults as upstream ``SetDefaultsSidecarSet``: containers ``podInjectPolicy``
 partition: 0}``; ``revisionHistoryLimit`` 10; ``patchPodMetadata[].patchPolicy``
 ``Retain``. Validation follows ``sidecarset_create_update_handler.go``: a non-empty
 selector, partition and selector not both set, non-negative int-or-percent values,
-and no container or volume name shared with another SidecarSet whose selector and
-namespace overlap. The mutating step then sets ``kruise.io/sidecarset-hash`` and
+on update no new container name and no ``upgradeType`` change
+(``validateSidecarContainerConflict``), and no container or volume name shared with another SidecarSet whose selector and
+namespace overlap. As upstream, ``hotUpgradeEmptyImage`` is not checked: a
+``HotUpgrade`` container without it is accepted, and the pods it would be injected into
+are then refused because their ``X-2`` container has no image. The mutating step then sets ``kruise.io/sidecarset-hash`` and
 ``…-hash-without-image`` on the SidecarSet (``SetHashSidecarSet``).
 """
 
@@ -138,9 +141,6 @@ def _container_errors(c: Obj, path: str) -> list[str]:
     if upgrade.get("upgradeType") not in ("ColdUpgrade", "HotUpgrade"):
         out.append(f'{path}.upgradeStrategy.upgradeType: Unsupported value: '
                    f'"{upgrade.get("upgradeType")}"')
-    if upgrade.get("upgradeType") == "HotUpgrade" and not upgrade.get("hotUpgradeEmptyImage"):
-        out.append(f"{path}.upgradeStrategy.hotUpgradeEmptyImage: Required value: "
-                   "hotUpgradeEmptyImage must be set when upgradeType is HotUpgrade")
     if (c.get("shareVolumePolicy") or {}).get("type") not in ("enabled", "disabled"):
         out.append(f"{path}.shareVolumePolicy.type: Unsupported value")
     return out
@@ -158,15 +158,19 @@ def _int_or_percent(value: Any, path: str) -> list[str]:
 
 
 def _update_errors(new: Obj, old: Obj) -> list[str]:
-    """``upgradeType`` is immutable per container name."""
+    """Upstream ``validateSidecarContainerConflict``: on update every container must
+    already exist (by name) and keep its ``upgradeType``."""
     before = {c.get("name"): (c.get("upgradeStrategy") or {}).get("upgradeType")
               for c in (old.get("spec") or {}).get("containers") or ()}
     out = []
-    for i, c in enumerate((new.get("spec") or {}).get("containers") or ()):
-        kind = (c.get("upgradeStrategy") or {}).get("upgradeType")
-        if c.get("name") in before and before[c.get("name")] != kind:
-            out.append(f"spec.containers[{i}].upgradeStrategy: Forbidden: sidecar container "
-                       f"{c.get('name')} upgradeType is not allowed to be changed")
+    for c in (new.get("spec") or {}).get("containers") or ():
+        name, kind = c.get("name"), (c.get("upgradeStrategy") or {}).get("upgradeType")
+        if name not in before:
+            out.append(f'spec.containers.name: Invalid value: "{name}": container {name} '
+                       "is not found")
+        elif before[name] and before[name] != kind:
+            out.append(f'spec.containers.upgradeStrategy.upgradeType: Invalid value: "{name}": '
+                       f"container {name} upgradeType is immutable")
     return out
 
 

@@ -9,10 +9,15 @@ Each reconcile of a SidecarSet:
    (created on first need) and names it in ``status.latestRevision``;
 3. writes ``status`` (``matchedPods``, ``updatedPods``, ``readyPods``,
    ``updatedReadyPods``, ``observedGeneration``, ``latestRevision``) when it changed;
-4. unless ``updateStrategy.type`` is ``NotUpdate`` or ``paused``: marks pods whose
+4. unless ``updateStrategy.type`` is ``NotUpdate`` or ``paused``: if it has hot-upgrade
+   containers and some pods finished a hot upgrade (every non-empty sidecar consistent
+   and ready), flips their old container back to the empty image and stops this round
+   (``hotupgrade``); otherwise marks pods whose
    non-image fields changed with ``SidecarSetUpgradable=False`` (``UpdateImmutableField``)
    and leaves them alone, and upgrades the pods ``get_next_upgrade_pods`` picks: only
-   the sidecar containers' images are patched (the kubelet restarts just those), the
+   the sidecar containers' images are patched (for a hot-upgrade sidecar, the image of
+   the idle one of its two containers, which becomes the working one; the kubelet
+   restarts just those), the
    pod hash annotations are updated and ``kruise.io/sidecarset-inplace-update-state``
    records the old ``imageID`` so completion can be detected.
 
@@ -44,11 +49,23 @@ from kitlib.cluster.kruise.sidecarset.hashes import (
     hash_without_image_of,
     pod_hash_map,
 )
+from kitlib.cluster.kruise.sidecarset.hotupgrade import (
+    empty_containers,
+    find_container_to_upgrade,
+    flip_do,
+    is_hot,
+    is_hot_upgrading_ready,
+    is_in_hot_upgrading,
+    sidecar_container_names,
+    upgrade_hot_do,
+)
 from kitlib.cluster.kruise.sidecarset.injection import SidecarInjector
 from kitlib.cluster.kruise.sidecarset.podstate import (
     injected_into,
     inplace_state,
     is_matched,
+    is_pod_ready,
+    is_state_consistent,
     pod_state,
 )
 from kitlib.cluster.kruise.sidecarset.upgrade import PodState, get_next_upgrade_pods
@@ -104,6 +121,8 @@ class SidecarSetController:
         self._write_status(ss, states, revision)
         strategy = (ss.get("spec") or {}).get("updateStrategy") or {}
         if strategy.get("type") == "NotUpdate" or strategy.get("paused"):
+            return None
+        if self._flip_finished_hot_upgrades(ss, pods):
             return None
         if sum(s.updated for s in states) >= len(states):
             return None
@@ -176,24 +195,19 @@ class SidecarSetController:
 
     def _upgrade(self, ss: Obj, pod: Obj, revision: str) -> None:
         name, now = ss["metadata"]["name"], format_time(self.ctx.now)
-        images = {c["name"]: c.get("image") for c in (ss.get("spec") or {}).get("containers")
-                  or ()}
+        sidecars = (ss.get("spec") or {}).get("containers") or ()
         statuses = {s.get("name"): s for s in (pod.get("status") or {}).get("containerStatuses")
                     or ()}
 
         def change(draft: Obj) -> None:
-            last: dict[str, Obj] = {}
-            for c in draft["spec"]["containers"]:
-                if c["name"] in images and c.get("image") != images[c["name"]]:
-                    c["image"] = images[c["name"]]
-                    last[c["name"]] = {"imageID": (statuses.get(c["name"]) or {}).get(
-                        "imageID", "")}
+            changed = self._upgrade_containers(ss, draft, sidecars)
+            last = {c: {"imageID": (statuses.get(c) or {}).get("imageID", "")} for c in changed}
             annotations = draft["metadata"].setdefault("annotations", {})
             for key, value in ((HASH, hash_of(ss)), (HASH_WITHOUT_IMAGE,
                                                      hash_without_image_of(ss))):
                 entries = pod_hash_map(draft, key)
-                entry = entries.setdefault(name, {"sidecarSetName": name,
-                                                  "sidecarList": sorted(images)})
+                entry = entries.setdefault(name, {"sidecarSetName": name, "sidecarList": sorted(
+                    c["name"] for c in sidecars)})
                 entry.update(hash=value, updateTimestamp=now, controllerRevision=revision)
                 annotations[key] = dumps(entries)
             state = inplace_state(draft)
@@ -207,6 +221,62 @@ class SidecarSetController:
             return  # refused (a PodUnavailableBudget) or gone: a later reconcile retries
         self._set_upgradable(self.store.peek("pods", pod["metadata"]["namespace"],
                                              pod["metadata"]["name"]), name, True)
+
+    @staticmethod
+    def _upgrade_containers(ss: Obj, draft: Obj, sidecars: Any) -> list[str]:
+        """Patch the sidecar images (upstream ``updatePodSidecarContainer``); returns the
+        pod containers changed."""
+        containers = {c["name"]: c for c in draft["spec"]["containers"]}
+        changed: list[str] = []
+        for sidecar in sidecars:
+            if not is_hot(sidecar):
+                c = containers.get(sidecar["name"])
+                if c is not None and c.get("image") != sidecar.get("image"):
+                    c["image"] = sidecar.get("image")
+                    changed.append(c["name"])
+                continue
+            target, other = find_container_to_upgrade(
+                sidecar, draft, lambda c: is_state_consistent(ss, draft, {c}))
+            version = str(ss["metadata"].get("resourceVersion", ""))
+            if upgrade_hot_do(draft, sidecar, target, other, version):
+                changed.append(target)
+        return changed
+
+    # -- hot upgrade --------------------------------------------------------------------
+
+    def _flip_finished_hot_upgrades(self, ss: Obj, pods: list[Obj]) -> bool:
+        """Step 5 of upstream ``UpdateSidecarSet``: True when some pods were flipped."""
+        if not any(is_hot(c) for c in (ss.get("spec") or {}).get("containers") or ()):
+            return False
+        done = [p for p in pods if _hot_upgrade_finished(ss, p)]
+        for pod in done:
+            self._flip(ss, pod)
+        return bool(done)
+
+    def _flip(self, ss: Obj, pod: Obj) -> None:
+        name = ss["metadata"]["name"]
+        statuses = {s.get("name"): s.get("imageID", "") for s in
+                    (pod.get("status") or {}).get("containerStatuses") or ()}
+
+        def change(draft: Obj) -> None:
+            changed = flip_do(ss, draft)
+            state = inplace_state(draft)
+            entry = state.setdefault(name, {"revision": hash_of(ss), "updateTimestamp":
+                                            format_time(self.ctx.now)})
+            last = entry.setdefault("lastContainerStatuses", {})
+            last.update({c: {"imageID": statuses.get(c, "")} for c in changed})
+            draft["metadata"].setdefault("annotations", {})[INPLACE_STATE] = dumps(state)
+        try:
+            self.store.modify("pods", pod["metadata"]["namespace"], pod["metadata"]["name"],
+                              change)
+        except errors.ApiError as err:
+            self.ctx.events.record(pod, "Warning", "ResetContainerFailed",
+                                   f"reset sidecar container image empty failed: {err}",
+                                   component="sidecarset-controller")
+            return
+        self.ctx.events.record(pod, "Normal", "ResetContainerSucceed",
+                               "reset sidecar container image empty successfully",
+                               component="sidecarset-controller")
 
     def _set_upgradable(self, pod: Obj | None, name: str, value: bool) -> None:
         """Condition ``SidecarSetUpgradable``; its message maps SidecarSets to bools."""
@@ -231,6 +301,15 @@ class SidecarSetController:
         self.store.modify("pods", pod["metadata"]["namespace"], pod["metadata"]["name"],
                           lambda p: set_condition(p, UPGRADABLE, status, now, reason=reason,
                                                   message=message), subresource="status")
+
+
+def _hot_upgrade_finished(ss: Obj, pod: Obj) -> bool:
+    """A pod whose old hot container can be flipped back to the empty image."""
+    if not is_in_hot_upgrading(ss, pod):
+        return False
+    working = sidecar_container_names(ss) - set(empty_containers(ss, pod))
+    return is_state_consistent(ss, pod, working) and is_hot_upgrading_ready(
+        ss, pod, is_pod_ready(pod))
 
 
 def _owner(ss: Obj) -> Obj:

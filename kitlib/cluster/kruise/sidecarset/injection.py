@@ -17,9 +17,10 @@ For every SidecarSet (by name) that is not ``injectionStrategy.paused`` and whos
    SidecarSet) and ``kruise.io/sidecarset-injected-list``.
 
 Only CREATE injects: a pod that existed before a SidecarSet never gets its sidecars.
-Pods in ``kube-system`` and ``kube-public`` are left alone, as upstream. Hot upgrade
-containers are injected as one ordinary container (the two-container swap is not
-modelled).
+Pods in ``kube-system`` and ``kube-public`` are left alone, as upstream. A
+``HotUpgrade`` container ``X`` is injected as ``X-1`` (working, real image) and ``X-2``
+(``hotUpgradeEmptyImage``) with the working-container and version annotations
+(``hotupgrade.hot_upgrade_containers``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any
 
 import orjson
 
-from kitlib.cluster.admission import default_pod_spec
+from kitlib.cluster.admission import default_pod_spec, pod_spec_errors
 from kitlib.cluster.context import ClusterContext
 from kitlib.cluster.kruise.sidecarset.admission import SIDECARSETS
 from kitlib.cluster.kruise.sidecarset.hashes import (
@@ -40,6 +41,12 @@ from kitlib.cluster.kruise.sidecarset.hashes import (
     hash_without_image_of,
     pod_hash_map,
     upgrade_spec,
+)
+from kitlib.cluster.kruise.sidecarset.hotupgrade import (
+    WORKING,
+    hot_upgrade_containers,
+    is_hot,
+    working_map,
 )
 from kitlib.model.objects import format_time
 from kitlib.model.registry import ResourceType
@@ -66,6 +73,11 @@ class SidecarInjector:
         matched = [ss for ss in self._sidecarsets() if self.matches(ss, obj)]
         if matched:
             inject(obj, matched, format_time(self.ctx.now))
+            # the API server validates the pod after the mutating webhooks (a HotUpgrade
+            # sidecar without hotUpgradeEmptyImage leaves X-2 with no image)
+            problems = pod_spec_errors(obj.get("spec"), "spec")
+            if problems:
+                raise rt.invalid(obj["metadata"].get("name") or "", problems)
         return obj
 
     def _sidecarsets(self) -> list[Obj]:
@@ -105,6 +117,8 @@ def inject(pod: Obj, sidecarsets: list[Obj], now: str) -> None:
     init: list[Obj] = []
     before: list[Obj] = []
     after: list[Obj] = []
+    hot_annotations: dict[str, str] = {}
+    working = working_map(pod)
     for ss in sidecarsets:
         spec, name = ss.get("spec") or {}, ss["metadata"]["name"]
         for c in spec.get("initContainers") or ():
@@ -115,7 +129,8 @@ def inject(pod: Obj, sidecarsets: list[Obj], now: str) -> None:
             built = sidecar_container(c, pod, app)
             _add_named(pod_spec, "volumes", [volumes[m["name"]] for m in c.get("volumeMounts")
                                              or () if m.get("name") in volumes])
-            _place(app, before, after, built, c.get("podInjectPolicy"))
+            for one in _hot_pair(c, built, hot_annotations, working):
+                _place(app, before, after, one, c.get("podInjectPolicy"))
         sidecars = [c["name"] for c in spec.get("containers") or ()]
         revision = (ss.get("status") or {}).get("latestRevision", "")
         hashes[name] = upgrade_spec(name, hash_of(ss), sidecars, now, revision)
@@ -130,6 +145,21 @@ def inject(pod: Obj, sidecarsets: list[Obj], now: str) -> None:
     annotations = pod["metadata"].setdefault("annotations", {})
     annotations[HASH], annotations[HASH_WITHOUT_IMAGE] = dumps(hashes), dumps(without)
     annotations[INJECTED_LIST] = ",".join(s["metadata"]["name"] for s in sidecarsets)
+    if working:
+        annotations.update(hot_annotations)
+        annotations[WORKING] = dumps(working)
+
+
+def _hot_pair(c: Obj, built: Obj, annotations: dict[str, str],
+              working: dict[str, str]) -> list[Obj]:
+    """``[built]``, or for a HotUpgrade sidecar ``[X-1, X-2]`` (recording their version
+    annotations and ``X-1`` as the working one)."""
+    if not is_hot(c):
+        return [built]
+    pair, versions = hot_upgrade_containers(built, c)
+    annotations.update(versions)
+    working[c["name"]] = pair[0]["name"]
+    return pair
 
 
 def _place(app: list[Obj], before: list[Obj], after: list[Obj], built: Obj,
