@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -28,6 +27,7 @@ from kitlib.apiserver.handlers import Request, ResourceHandlers
 from kitlib.apiserver.paths import ApiPath, parse_path
 from kitlib.apiserver.watch import WatchOptions, open_watch, stream_events
 from kitlib.apiserver.wire import (
+    MAX_BODY_BYTES,
     check_acceptable,
     error_response,
     json_response,
@@ -265,8 +265,6 @@ def _as_dict(value: Any) -> dict[str, Any]:
 
 
 async def _body(http: HttpRequest) -> bytes:
-    from kitlib.apiserver.wire import MAX_BODY_BYTES
-
     declared = http.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise errors.RequestEntityTooLarge(f"the request body is {declared} bytes; the limit "
@@ -280,5 +278,3 @@ async def _body(http: HttpRequest) -> bytes:
         chunks.append(chunk)
     return b"".join(chunks)
 
-
-Handler = Callable[..., Awaitable[Response]]

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from starlette.responses import Response
 
 from kitlib.apiserver.tables import table_for
@@ -104,7 +105,7 @@ class ResourceHandlers:
         if result.continue_token:
             meta["continue"] = result.continue_token
             meta["remainingItemCount"] = result.remaining
-        head = orjson_dumps({"kind": rt.list_kind, "apiVersion": rt.api_version,
+        head = orjson.dumps({"kind": rt.list_kind, "apiVersion": rt.api_version,
                              "metadata": meta})[:-1] + b',"items":['
         raws = self.store.raw_many(rt.key, result.items)
         if not raws:
@@ -346,12 +347,6 @@ class ResourceHandlers:
     def _settle(self, req: Request) -> None:
         if not req.dry_run:
             self.cluster.settle()
-
-
-def orjson_dumps(value: Any) -> bytes:
-    import orjson
-
-    return orjson.dumps(value)
 
 
 def _warning_headers(req: Request) -> dict[str, str]:
