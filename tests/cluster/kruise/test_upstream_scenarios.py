@@ -762,11 +762,11 @@ def test_sidecarset_injects_before_and_after_the_app_container() -> None:
 
 def test_sidecarset_partition_50_percent_of_2_upgrades_one_pod_in_place() -> None:
     """Upstream ``test/e2e/apps/v1alpha1/sidecarset.go``, "sidecarSet upgrade cold sidecar
-    container image, and partition".
-    Given a RollingUpdate SidecarSet with one sidecar and 2 pods (status matched 2,
-    updated 2, updatedReady 2, ready 2); when its image changes with partition "50%",
-    then matched 2, updated 1, updatedReady 1, ready 2 (same pod UIDs); when partition
-    is removed, then 2/2/2/2."""
+    container image, and maxUnavailable".
+    Given a RollingUpdate SidecarSet and 4 pods; when the sidecar image becomes one that
+    cannot be pulled with maxUnavailable "50%", then matched 4, updated 2, updatedReady 0,
+    ready 2: the upgrade stops at 2 broken pods; when the image is then fixed, every pod
+    (the broken ones included) is upgraded: 4/4/4/4."""
     c = _sidecar_cluster({"containers": [{"name": "nginx-sidecar", "image": "nginx:1"}],
                           "updateStrategy": {"type": "RollingUpdate"}}, replicas=2)
     assert _sidecar_status(c) == (2, 2, 2, 2)
@@ -785,7 +785,7 @@ def test_sidecarset_partition_50_percent_of_2_upgrades_one_pod_in_place() -> Non
     assert list(c.sidecarsets.runner.errors) == []
 
 
-def test_sidecarset_max_unavailable_50_percent_stops_at_2_broken_pods_of_4() -> None:
+def test_sidecarset_max_unavailable_50_percent_stops_at_2_broken_pods_then_recovers() -> None:
     """Upstream ``test/e2e/apps/v1alpha1/sidecarset.go``, "sidecarSet upgrade cold sidecar
     container image, and maxUnavailable" (its first half).
     Given a RollingUpdate SidecarSet and 4 pods; when the sidecar image becomes one that
@@ -809,6 +809,12 @@ def test_sidecarset_max_unavailable_50_percent_stops_at_2_broken_pods_of_4() -> 
     assert _sidecar_status(c) == (4, 2, 0, 2)
     c.advance(60)
     assert _sidecar_status(c) == (4, 2, 0, 2)
+
+    def fixed(s: dict[str, Any]) -> None:
+        s["spec"]["containers"][0]["image"] = "nginx:2"
+    _modify_sidecarset(c, fixed)
+    c.advance(300)
+    assert _sidecar_status(c) == (4, 4, 4, 4)
     assert list(c.sidecarsets.runner.errors) == []
 
 

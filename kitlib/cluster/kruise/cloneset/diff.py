@@ -10,19 +10,17 @@ deleting ready pods and for updating. Pure and table-tested.
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kitlib.model.intstr import is_percent, scaled_value
+from kitlib.cluster.kruise.partition import partition_replicas
+from kitlib.model.intstr import scaled_value
 
 __all__ = ["Diffs", "Numbers", "PodFacts", "calculate_diffs_with_expectation",
            "partition_replicas", "resolve_numbers"]
 
 MAX_INT32 = 2**31 - 1
-_DECIMAL = re.compile(r"^[0-9]+\.[0-9]+$")
 
 
 @dataclass(frozen=True)
@@ -61,22 +59,6 @@ class Diffs:
     use_surge_old_revision: int = 0
     update_num: int = 0
     update_max_unavailable: int = 0
-
-
-def partition_replicas(partition: Any, replicas: int) -> int:
-    """Upstream ``CalculatePartitionReplicas``: round up; a percent short of 100 keeps one new.
-
-    Like upstream's ``GetScaledValueFromIntOrPercent`` (which its webhook also uses), a
-    percent may be a decimal: "0.01%" of 9 is 1, "99.99%" of 999 is 998."""
-    if partition is None:
-        return 0
-    if is_percent(partition) and _DECIMAL.match(partition[:-1]):
-        value = math.ceil(float(partition[:-1]) * float(replicas) / 100.0)
-    else:
-        value = scaled_value(partition, replicas, round_up=True, field="partition")
-    if is_percent(partition) and value == replicas and replicas > 1 and partition != "100%":
-        value = replicas - 1
-    return max(0, min(value, replicas))
 
 
 def resolve_numbers(spec: dict[str, Any], *, no_rollback: bool) -> Numbers:

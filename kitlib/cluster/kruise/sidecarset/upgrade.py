@@ -30,6 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from kitlib.cluster.kruise.partition import partition_replicas
 from kitlib.cluster.kruise.updatesort import sort_by_priority, sort_by_scatter
 from kitlib.model.intstr import scaled_value
 
@@ -59,14 +60,8 @@ class PodState:
 
 
 def calculate_partition(partition: Any, replicas: int) -> int:
-    """Upstream ``CalculatePartitionReplicas``."""
-    if partition is None:
-        return 0
-    value = scaled_value(partition, replicas, round_up=True, field="partition")
-    if isinstance(partition, str) and partition.endswith("%") and value == replicas and \
-            replicas > 1 and partition != "100%":
-        value = replicas - 1
-    return max(0, min(value, replicas))
+    """Upstream ``CalculatePartitionReplicas`` (shared with CloneSet)."""
+    return partition_replicas(partition, replicas)
 
 
 def calculate_upgrade_count(strategy: dict[str, Any], pods: Sequence[PodState],
