@@ -16,10 +16,17 @@ __all__ = ["main"]
 
 def _serve(args: argparse.Namespace) -> int:
     from kitlib.apiserver.server import ServeOptions, serve
+    from kitlib.cluster.kruise.kinds import parse_feature_gates
 
+    try:
+        parse_feature_gates(args.feature_gates)
+    except ValueError as exc:
+        print(f"kitlib serve: error: --feature-gates: {exc}", file=sys.stderr)
+        return 2
     options = ServeOptions(port=args.port, kubeconfig=Path(args.kubeconfig).expanduser()
                            if args.kubeconfig else None, mode=args.mode, speed=args.speed,
                            seed=args.seed, nodes=args.nodes, kruise=not args.no_kruise,
+                           feature_gates=args.feature_gates,
                            exit_with_stdin=args.exit_with_stdin,
                            owned_dir=Path(args.owned_dir) if args.owned_dir else None)
     try:
@@ -68,6 +75,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--seed", type=int, default=0, help="seed of the cluster's RNG")
     serve.add_argument("--nodes", type=int, default=0,
                        help="nodes to create at start (zones round robin; default 0)")
+    serve.add_argument("--feature-gates", default="",
+                       help="OpenKruise feature gates, e.g. CloneSetPartitionRollback=true "
+                       "(upstream defaults otherwise)")
     serve.add_argument("--no-kruise", action="store_true",
                        help="leave out the OpenKruise kinds (behave like a cluster without them)")
     serve.add_argument("--exit-with-stdin", action="store_true",

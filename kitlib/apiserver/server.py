@@ -35,7 +35,7 @@ from kitlib.apiserver.app import ApiServerApp
 from kitlib.apiserver.simapi import SimClock
 from kitlib.apiserver.tls import TlsMaterial, make_tls, new_token, write_kubeconfig
 from kitlib.cluster.embedded import ClusterSettings, EmbeddedCluster
-from kitlib.cluster.kruise.kinds import KruiseSettings
+from kitlib.cluster.kruise.kinds import KruiseSettings, parse_feature_gates
 
 __all__ = ["SERVER_GC_THRESHOLDS", "EmbeddedServer", "ServeOptions", "serve", "tune_gc"]
 
@@ -54,6 +54,8 @@ class ServeOptions:
     nodes: int = 0
     #: Serve the OpenKruise kinds (False: behave like a cluster without OpenKruise).
     kruise: bool = True
+    #: OpenKruise feature gates, e.g. "CloneSetPartitionRollback=true" (upstream defaults otherwise).
+    feature_gates: str = ""
     #: Serve plain HTTP (tests of the HTTP layer only; kubectl sends no token over HTTP).
     insecure_http: bool = False
     token: str | None = None
@@ -90,7 +92,8 @@ class EmbeddedServer:
         _check_loopback(options.host)
         self.options = options
         settings = options.cluster_settings or ClusterSettings(
-            seed=options.seed, nodes=options.nodes, kruise=KruiseSettings(enabled=options.kruise))
+            seed=options.seed, nodes=options.nodes, kruise=KruiseSettings(
+                enabled=options.kruise, gates=parse_feature_gates(options.feature_gates)))
         self.cluster = cluster or EmbeddedCluster(settings)
         self.token = options.token or new_token()
         self.tls: TlsMaterial | None = None if options.insecure_http else make_tls()

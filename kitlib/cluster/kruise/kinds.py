@@ -12,11 +12,18 @@ the cluster then behaves like a plain Kubernetes cluster without OpenKruise.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from kitlib.model.registry import PrinterColumn, ResourceType, ScaleSpec, Subresource
 
-__all__ = ["KRUISE_KINDS", "FeatureGates", "KruiseSettings", "kruise_kinds"]
+__all__ = [
+    "KRUISE_KINDS",
+    "FeatureGates",
+    "KruiseSettings",
+    "kruise_kinds",
+    "parse_feature_gates",
+]
 
 _STATUS = Subresource("status")
 _SCALE = Subresource("scale", group="autoscaling", version="v1", kind="Scale")
@@ -101,6 +108,20 @@ class FeatureGates:
     InPlaceWorkloadVerticalScaling: bool = False
     PreDownloadImageForInPlaceUpdate: bool = False
     KruisePodReadinessGate: bool = False
+
+
+def parse_feature_gates(text: str, base: FeatureGates | None = None) -> FeatureGates:
+    """``"CloneSetPartitionRollback=true,PodUnavailableBudgetUpdateGate=true"`` (the
+    kruise-manager ``--feature-gates`` syntax) applied over ``base``."""
+    gates = dataclasses.asdict(base or FeatureGates())
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, value = item.partition("=")
+        if name not in gates:
+            raise ValueError(f"unknown feature gate {name!r}; known: {', '.join(sorted(gates))}")
+        if value.lower() not in ("true", "false"):
+            raise ValueError(f"feature gate {name} needs =true or =false, got {item!r}")
+        gates[name] = value.lower() == "true"
+    return FeatureGates(**gates)
 
 
 @dataclass(frozen=True)
