@@ -81,12 +81,18 @@ def resource_path(api_version: str, plural: str, namespace: str | None = None,
 
 
 def get_json(api_client: k8s.ApiClient, path: str, **query: Any) -> dict[str, Any]:
-    """GET ``path`` and return the parsed JSON body (errors as ``kitlib.errors``)."""
+    """GET ``path`` and return the parsed JSON body (errors as ``kitlib.errors``).
+
+    ``query`` holds the query parameters (``None``s dropped), except ``_request_timeout``:
+    as on the official client's methods, total seconds or ``(connect, read)``.
+    """
+    request_timeout = query.pop("_request_timeout", None)
     params = [(k, v) for k, v in query.items() if v is not None]
     method, url, headers, body, _ = api_client.param_serialize(
         method="GET", resource_path=path, query_params=params,
         header_params={"Accept": "application/json"}, auth_settings=["BearerToken"])
-    response = api_client.call_api(method, url, header_params=headers, body=body)
+    response = api_client.call_api(method, url, header_params=headers, body=body,
+                                   _request_timeout=request_timeout)
     data = response.read()
     if not 200 <= response.status < 300:
         raise from_api_exception(ApiException(status=response.status, reason=response.reason,
