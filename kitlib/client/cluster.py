@@ -21,9 +21,15 @@ from typing import TYPE_CHECKING, Any, cast
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
+from kitlib.client import drain as _drain
+from kitlib.client import ops as _ops
+from kitlib.client.drain import DrainEvent, DrainResult, EvictionResult
 from kitlib.client.errors import translate
+from kitlib.client.ops import ApplyResult, Manifest, Resource
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from kitlib.client.connect import EmbeddedProcess
 
 __all__ = ["Cluster", "EmbeddedOnlyError", "close_api_client"]
@@ -64,6 +70,8 @@ class Cluster:
         self.embedded = clock is not None
         self.allow_writes = self.embedded if allow_writes is None else allow_writes
         self._closed = False
+        #: Discovered kinds, ``(apiVersion, kind)`` → ``Resource`` (``kitlib.client.ops``).
+        self._resources: dict[tuple[str, str], Resource] = {}
 
     # -- the clock ----------------------------------------------------------------------
 
@@ -143,6 +151,34 @@ class Cluster:
             result = self._custom.patch_cluster_custom_object(
                 SIM_GROUP, SIM_VERSION, "clocks", CLOCK_NAME, {"spec": spec})
         return cast(dict[str, Any], result)
+
+    # -- operations (``kitlib.client.ops``, ``kitlib.client.drain``) ---------------------
+
+    def apply(self, manifest: Manifest, *, dry_run: bool = False) -> list[ApplyResult]:
+        """``kubectl apply`` (client-side, three-way) of YAML text, a path, dicts."""
+        return _ops.apply(self, manifest, dry_run=dry_run)
+
+    def evict(self, pod: str, namespace: str | None = None, *,
+              dry_run: bool = False) -> EvictionResult:
+        """Evict ``pod`` through the Eviction API: allowed, or refused and why."""
+        return _drain.evict(self, pod, namespace, dry_run=dry_run)
+
+    def cordon(self, node: str, *, dry_run: bool = False) -> dict[str, Any]:
+        """Mark ``node`` unschedulable, as ``kubectl cordon``."""
+        return _drain.cordon(self, node, dry_run=dry_run)
+
+    def uncordon(self, node: str, *, dry_run: bool = False) -> dict[str, Any]:
+        """Make ``node`` schedulable again, as ``kubectl uncordon``."""
+        return _drain.uncordon(self, node, dry_run=dry_run)
+
+    def drain(self, node: str, *, ignore_daemonsets: bool = True,
+              delete_emptydir_data: bool = False, force: bool = False,
+              timeout: float | None = None,
+              on_progress: Callable[[DrainEvent], None] | None = None) -> DrainResult:
+        """Cordon ``node`` and evict its pods with ``kubectl drain`` semantics."""
+        return _drain.drain(self, node, ignore_daemonsets=ignore_daemonsets,
+                           delete_emptydir_data=delete_emptydir_data, force=force,
+                           timeout=timeout, on_progress=on_progress)
 
     # -- lifecycle ----------------------------------------------------------------------
 
