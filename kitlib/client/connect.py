@@ -75,12 +75,13 @@ class EmbeddedProcess:
         return self.process.returncode
 
 
-def start_embedded(*, mode: str, speed: float, seed: int, timeout: float) -> EmbeddedProcess:
+def start_embedded(*, mode: str, speed: float, seed: int, timeout: float,
+                   nodes: int = 0) -> EmbeddedProcess:
     directory = Path(tempfile.mkdtemp(prefix="kitlib-"))
     log = open(directory / "serve.log", "wb")  # noqa: SIM115 - owned by EmbeddedProcess
     args = [sys.executable, "-m", "kitlib", "serve", "--port", "0",
             "--kubeconfig", str(directory / "kubeconfig"), "--mode", mode,
-            "--speed", str(speed), "--seed", str(seed), "--exit-with-stdin",
+            "--speed", str(speed), "--seed", str(seed), "--nodes", str(nodes), "--exit-with-stdin",
             "--owned-dir", str(directory)]
     process = subprocess.Popen(
         args, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
@@ -102,7 +103,7 @@ def _wait_ready(child: EmbeddedProcess, timeout: float) -> None:
 
 
 def connect(kubeconfig: str | os.PathLike[str] | None = None, context: str | None = None, *,
-            mode: str = "stepped", speed: float = 20.0, seed: int = 0,
+            mode: str = "stepped", speed: float = 20.0, seed: int = 0, nodes: int = 0,
             namespace: str | None = None, allow_writes: bool | None = None,
             startup_timeout: float = 60.0) -> Cluster:
     """Connect to a cluster and return its ``Cluster`` handle.
@@ -113,13 +114,15 @@ def connect(kubeconfig: str | os.PathLike[str] | None = None, context: str | Non
         context: kubeconfig context (default: the current one).
         mode: ``"stepped"`` (time moves only on ``sleep``) or ``"paced"`` (``speed``
             × wall clock), for a started embedded cluster.
+        nodes: nodes the started embedded cluster has (each with a simulated kubelet).
         namespace: default namespace for operations (default: the context's, else
             ``default``).
         allow_writes: whether mutating operations are allowed; defaults to True on
             embedded clusters and False on real ones.
     """
     if kubeconfig is None and context is None:
-        child = start_embedded(mode=mode, speed=speed, seed=seed, timeout=startup_timeout)
+        child = start_embedded(mode=mode, speed=speed, seed=seed, nodes=nodes,
+                               timeout=startup_timeout)
         try:
             return _handle(str(child.kubeconfig), None, namespace, allow_writes, child)
         except BaseException:
