@@ -42,26 +42,16 @@ from kitlib.cluster.kruise.statefulset.plan import (
 )
 from kitlib.cluster.kruise.statefulset.status import advanced_status
 from kitlib.cluster.podutil import controller_of
-from kitlib.cluster.workloads.history import (
-    apply_revision,
-    history_to_delete,
-    new_revision,
-    resolve_revisions,
-    revision_data,
-    sort_revisions,
-)
-from kitlib.cluster.workloads.ownership import candidates, claim, pod_from_template
+from kitlib.cluster.workloads.history import apply_revision, sort_revisions
 from kitlib.cluster.workloads.replicaset_plan import available_in
+from kitlib.cluster.workloads.statefulset_base import StatefulSetBase, set_selector
 from kitlib.cluster.workloads.statefulset_plan import (
-    POD_INDEX,
-    POD_NAME,
     REVISION_LABEL,
     ordinal_of,
 )
 from kitlib.engine.runner import Result, Runner
 from kitlib.model import errors
 from kitlib.model.objects import meta_of, name_of, namespace_of
-from kitlib.model.selectors import LabelSelector
 from kitlib.store.watch import WatchEvent
 
 __all__ = ["AdvancedStatefulSetController"]
@@ -79,7 +69,19 @@ def _mine(ref: Obj | None) -> bool:
         ref.get("apiVersion") == API_VERSION
 
 
-class AdvancedStatefulSetController:
+class AdvancedStatefulSetController(StatefulSetBase):
+    set_key = ASTS
+    component = COMPONENT
+
+    def _revision_of(self, pod: Obj) -> str:
+        return revision_of(pod)
+
+    def _decorate_pod(self, sts: Obj, pod: Obj) -> None:
+        if AstsView.of(sts).policy != "ReCreate":
+            gates = pod["spec"].setdefault("readinessGates", [])
+            if all(g.get("conditionType") != INPLACE_READY for g in gates):
+                gates.append({"conditionType": INPLACE_READY})
+
     def __init__(self, ctx: ClusterContext) -> None:
         self.ctx = ctx
         ctx.store.add_admission(ASTS, admit_advanced_statefulset)
@@ -101,7 +103,7 @@ class AdvancedStatefulSetController:
         if prev is None or meta_of(prev).get("labels") != meta_of(obj).get("labels"):
             for sts in sorted(self.ctx.store.iter_objects(ASTS, namespace_of(obj)),
                               key=name_of):
-                if _selector(sts).matches(meta_of(obj).get("labels")) and \
+                if set_selector(sts).matches(meta_of(obj).get("labels")) and \
                         ordinal_of(name_of(obj), name_of(sts)) >= 0:
                     self.runner.enqueue((namespace_of(sts), name_of(sts)))
 
@@ -129,7 +131,7 @@ class AdvancedStatefulSetController:
         after = self._pods(sts)
         self._write_status(sts, advanced_status(
             sts, after, current=name_of(current), update=name_of(update),
-            collision_count=collision, selector=str(_selector(sts)), now=self.ctx.now))
+            collision_count=collision, selector=str(set_selector(sts)), now=self.ctx.now))
         self._truncate(sts, revisions, after, {name_of(current), name_of(update)})
         if failed:
             return Result(requeue=True)
@@ -137,47 +139,7 @@ class AdvancedStatefulSetController:
         waits += [wait] if wait is not None else []
         return Result(requeue_after=min(waits)) if waits else None
 
-    def _claim(self, sts: Obj, rt_key: str) -> list[Obj]:
-        selector = _selector(sts)
-        found = candidates(self.ctx.store, rt_key, sts, selector)
-        member = None if rt_key == REVISIONS else (
-            lambda p: ordinal_of(name_of(p), name_of(sts)) >= 0)
-        return claim(self.ctx.store, rt_key, sts, selector, found, member=member)
-
-    def _pods(self, sts: Obj) -> dict[int, Obj]:
-        return {ordinal_of(name_of(p), name_of(sts)): p for p in self._claim(sts, "pods")}
-
     # -- revisions ----------------------------------------------------------------------
-
-    def _update_revision(self, sts: Obj, revisions: list[Obj],
-                         collision: int) -> tuple[Obj, int]:
-        choice = resolve_revisions(sts, revisions)
-        if choice.update is not None and choice.renumber is None:
-            return choice.update, collision
-        if choice.update is not None:
-            number = choice.renumber
-            return self.ctx.store.modify(REVISIONS, namespace_of(sts), name_of(choice.update),
-                                         lambda r: r.__setitem__("revision", number)), collision
-        assert choice.create is not None
-        data = revision_data(sts)
-        while True:
-            body = new_revision(sts, data, choice.create, collision)
-            try:
-                return self.ctx.store.create(REVISIONS, body), collision
-            except errors.AlreadyExists:
-                existing = self.ctx.store.peek(REVISIONS, namespace_of(sts),
-                                               body["metadata"]["name"])
-                if existing is not None and existing.get("data") == data:
-                    return existing, collision
-                collision += 1
-
-    def _truncate(self, sts: Obj, revisions: list[Obj], pods: dict[int, Obj],
-                  live: set[str]) -> None:
-        live |= {revision_of(p) for p in pods.values()}
-        limit = (sts.get("spec") or {}).get("revisionHistoryLimit")
-        for name in history_to_delete(limit, revisions, live):
-            with contextlib.suppress(errors.NotFound):
-                self.ctx.store.delete(REVISIONS, namespace_of(sts), name)
 
     # -- in place -----------------------------------------------------------------------
 
@@ -243,60 +205,13 @@ class AdvancedStatefulSetController:
             if not self._create_pod(sts, ordinal, current if which == "current" else update):
                 return True
         for name in plan.delete:
-            with contextlib.suppress(errors.NotFound):
-                self.ctx.store.delete("pods", namespace_of(sts), name)
-            self._event(sts, "Normal", "SuccessfulDelete",
-                        f"delete Pod {name} in StatefulSet {name_of(sts)} successful")
+            self._delete_pod(sts, name)
         for name in plan.in_place:
             with contextlib.suppress(errors.NotFound, errors.Conflict):
                 self._update_in_place(sts, name, revisions, update)
         for name in plan.fix_identity:
             self._fix_identity(sts, name)
         return False
-
-    def _create_pod(self, sts: Obj, ordinal: int, revision: Obj) -> bool:
-        name = f"{name_of(sts)}-{ordinal}"
-        pod = pod_from_template(apply_revision(sts, revision), name=name)
-        pod["metadata"].setdefault("labels", {}).update({
-            REVISION_LABEL: name_of(revision), POD_NAME: name, POD_INDEX: str(ordinal)})
-        pod["spec"]["hostname"] = name
-        if (sts.get("spec") or {}).get("serviceName"):
-            pod["spec"]["subdomain"] = sts["spec"]["serviceName"]
-        if AstsView.of(sts).policy != "ReCreate":
-            gates = pod["spec"].setdefault("readinessGates", [])
-            if all(g.get("conditionType") != INPLACE_READY for g in gates):
-                gates.append({"conditionType": INPLACE_READY})
-        try:
-            self.ctx.store.create("pods", pod)
-        except errors.ApiError as exc:
-            self._event(sts, "Warning", "FailedCreate",
-                        f"create Pod {name} in StatefulSet {name_of(sts)} failed error: "
-                        f"{exc.message}")
-            return False
-        self._event(sts, "Normal", "SuccessfulCreate",
-                    f"create Pod {name} in StatefulSet {name_of(sts)} successful")
-        return True
-
-    def _fix_identity(self, sts: Obj, name: str) -> None:
-        ordinal = ordinal_of(name, name_of(sts))
-
-        def change(draft: Obj) -> None:
-            draft["metadata"].setdefault("labels", {}).update({POD_NAME: name,
-                                                               POD_INDEX: str(ordinal)})
-        with contextlib.suppress(errors.NotFound):
-            self.ctx.store.modify("pods", namespace_of(sts), name, change)
-
-    def _write_status(self, sts: Obj, status: Obj) -> None:
-        if status == (sts.get("status") or {}):
-            return
-        with contextlib.suppress(errors.NotFound):
-            self.ctx.store.modify(ASTS, namespace_of(sts), name_of(sts),
-                                  lambda d: d.__setitem__("status", status),
-                                  subresource="status")
-
-    def _event(self, sts: Obj, type_: str, reason: str, message: str) -> None:
-        self.ctx.events.record(sts, type_, reason, message, component=COMPONENT)
-
 
 def _ender(spec: InPlaceSpec | None) -> Callable[[Obj], None]:
     """End a grace period on a pod draft: apply its spec (if still due), drop the note."""
@@ -306,6 +221,3 @@ def _ender(spec: InPlaceSpec | None) -> Callable[[Obj], None]:
         (draft["metadata"].get("annotations") or {}).pop(GRACE_ANNOTATION, None)
     return change
 
-
-def _selector(sts: Obj) -> LabelSelector:
-    return LabelSelector.from_object((sts.get("spec") or {}).get("selector"))
