@@ -7,12 +7,16 @@ A revision is an ``apps/v1 ControllerRevision`` named ``<set>-<hash>`` whose
 the template's labels plus ``controller.kubernetes.io/hash``, the set's
 annotations, and a controller ownerReference to the set.
 
-Pure helpers here; ``StatefulSetController`` does the writes:
+Pure helpers here, plus ``update_revision``, the one write step every controller with
+a revision history (StatefulSet, Advanced StatefulSet, CloneSet) shares:
 
 * ``resolve_revisions``: the set's update revision is the existing revision with
   the same data if it is the newest (nothing changed), else that revision
   renumbered as the newest (a rollback), else a new one; the current revision
   is the one ``status.currentRevision`` names, or the update revision;
+* ``update_revision``: find, renumber or create the update revision in the store (a
+  name collision with a foreign revision bumps ``collisionCount``, as upstream's
+  ``CreateControllerRevision``);
 * ``history_to_delete``: revisions used by no pod and neither current nor
   update, oldest first, beyond ``revisionHistoryLimit``.
 """
@@ -25,8 +29,9 @@ from typing import Any
 
 from kitlib.cluster.workloads.hashing import compute_hash
 from kitlib.cluster.workloads.ownership import controller_ref
+from kitlib.model import errors
 from kitlib.model.objects import meta_of, name_of, namespace_of, parse_time
-from kitlib.store.store import deep_copy
+from kitlib.store.store import Store, deep_copy
 
 __all__ = [
     "HASH_LABEL",
@@ -109,3 +114,29 @@ def history_to_delete(limit: int | None, revisions: Sequence[Obj], live: set[str
     if limit is None or limit < 0 or len(history) <= limit:
         return []
     return history[:len(history) - limit]
+
+
+REVISIONS = "controllerrevisions.apps"
+
+
+def update_revision(store: Store, owner: Obj, revisions: Sequence[Obj],
+                    collision: int) -> tuple[Obj, int]:
+    """The owner's update revision, written if needed, and the (maybe bumped) collision count."""
+    choice = resolve_revisions(owner, revisions)
+    if choice.update is not None and choice.renumber is None:
+        return choice.update, collision
+    if choice.update is not None:
+        number = choice.renumber
+        return store.modify(REVISIONS, namespace_of(owner), name_of(choice.update),
+                            lambda r: r.__setitem__("revision", number)), collision
+    assert choice.create is not None
+    data = revision_data(owner)
+    while True:
+        body = new_revision(owner, data, choice.create, collision)
+        try:
+            return store.create(REVISIONS, body), collision
+        except errors.AlreadyExists:
+            existing = store.peek(REVISIONS, namespace_of(owner), body["metadata"]["name"])
+            if existing is not None and existing.get("data") == data:
+                return existing, collision
+            collision += 1

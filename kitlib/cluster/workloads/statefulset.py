@@ -26,6 +26,7 @@ from typing import Any
 from kitlib.cluster.context import ClusterContext
 from kitlib.cluster.podutil import controller_of
 from kitlib.cluster.workloads.history import (
+    REVISIONS,
     sort_revisions,
 )
 from kitlib.cluster.workloads.replicaset_plan import available_in
@@ -46,7 +47,6 @@ __all__ = ["StatefulSetController"]
 Obj = dict[str, Any]
 Key = tuple[str, str]
 STATEFULSETS = "statefulsets.apps"
-REVISIONS = "controllerrevisions.apps"
 COMPONENT = "statefulset-controller"
 
 

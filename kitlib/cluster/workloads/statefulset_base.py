@@ -3,8 +3,7 @@
 Both keep pods named ``<set>-<ordinal>`` and a ``ControllerRevision`` history,
 and differ only in how a pod reaches its update revision (recreate, or in
 place for the Advanced one). This base class owns the common steps: claiming
-pods and revisions, finding or making the update revision (a name collision
-bumps ``collisionCount``), trimming the history, creating pods with their
+pods and revisions, finding or making the update revision, trimming the history, creating pods with their
 identity labels, repairing identity labels, status writes and events.
 Subclasses name their kind (``set_key``) and may decorate new pods.
 """
@@ -16,11 +15,10 @@ from typing import Any, ClassVar
 
 from kitlib.cluster.context import ClusterContext
 from kitlib.cluster.workloads.history import (
+    REVISIONS,
     apply_revision,
     history_to_delete,
-    new_revision,
-    resolve_revisions,
-    revision_data,
+    update_revision,
 )
 from kitlib.cluster.workloads.ownership import candidates, claim, pod_from_template
 from kitlib.cluster.workloads.statefulset_plan import (
@@ -36,7 +34,6 @@ from kitlib.model.selectors import LabelSelector
 __all__ = ["REVISIONS", "StatefulSetBase", "set_selector"]
 
 Obj = dict[str, Any]
-REVISIONS = "controllerrevisions.apps"
 
 
 def set_selector(sts: Obj) -> LabelSelector:
@@ -67,29 +64,7 @@ class StatefulSetBase:
 
     def _update_revision(self, sts: Obj, revisions: list[Obj],
                          collision: int) -> tuple[Obj, int]:
-        choice = resolve_revisions(sts, revisions)
-        if choice.update is not None and choice.renumber is None:
-            return choice.update, collision
-        if choice.update is not None:
-            number = choice.renumber
-            return self.ctx.store.modify(REVISIONS, namespace_of(sts), name_of(choice.update),
-                                         lambda r: r.__setitem__("revision", number)), collision
-        assert choice.create is not None
-        return self._create_revision(sts, choice.create, collision)
-
-    def _create_revision(self, sts: Obj, number: int, collision: int) -> tuple[Obj, int]:
-        """Upstream ``CreateControllerRevision``: a name collision bumps the count."""
-        data = revision_data(sts)
-        while True:
-            body = new_revision(sts, data, number, collision)
-            try:
-                return self.ctx.store.create(REVISIONS, body), collision
-            except errors.AlreadyExists:
-                existing = self.ctx.store.peek(REVISIONS, namespace_of(sts),
-                                               body["metadata"]["name"])
-                if existing is not None and existing.get("data") == data:
-                    return existing, collision
-                collision += 1
+        return update_revision(self.ctx.store, sts, revisions, collision)
 
     def _revision_of(self, pod: Obj) -> str:
         return str((meta_of(pod).get("labels") or {}).get(REVISION_LABEL, ""))

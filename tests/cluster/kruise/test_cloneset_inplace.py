@@ -7,9 +7,6 @@ Upstream: ``test/e2e/apps/cloneset.go`` ("CloneSet Updating" in-place cases) and
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-
-import pytest
 
 from kitlib.cluster import EmbeddedCluster
 from kitlib.cluster.kruise.inplace import STATE_ANNOTATION
@@ -18,21 +15,12 @@ from tests.cluster.kruise.cloneset_world import (
     cloneset,
     converged,
     get,
-    make_cluster,
     pods,
     ready_condition,
     set_image,
     statuses,
     unavailable,
 )
-
-
-@pytest.fixture
-def cluster() -> Iterator[EmbeddedCluster]:
-    c = make_cluster()
-    yield c
-    assert list(c.clonesets.runner.errors) == []
-    assert c.store.verify_integrity() == []
 
 
 def identity(pod: dict[str, object]) -> tuple[object, ...]:

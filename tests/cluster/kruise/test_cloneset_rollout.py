@@ -7,8 +7,6 @@ kruise#1153 (paused forces maxSurge 0); reference §1.3, §1.8, §1.10, §1.11, 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from kitlib.cluster import EmbeddedCluster
@@ -28,14 +26,6 @@ from tests.cluster.kruise.cloneset_world import (
 )
 
 Obj = dict[str, object]
-
-
-@pytest.fixture
-def cluster() -> Iterator[EmbeddedCluster]:
-    c = make_cluster()
-    yield c
-    assert list(c.clonesets.runner.errors) == []
-    assert c.store.verify_integrity() == []
 
 
 def image_counts(cluster: EmbeddedCluster) -> dict[str, int]:

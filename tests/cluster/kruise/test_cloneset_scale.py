@@ -8,7 +8,6 @@ Upstream: ``pkg/controller/cloneset/sync/cloneset_scale_test.go``,
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -28,14 +27,6 @@ from tests.cluster.kruise.cloneset_world import (
 )
 
 Obj = dict[str, Any]
-
-
-@pytest.fixture
-def cluster() -> Iterator[EmbeddedCluster]:
-    c = make_cluster()
-    yield c
-    assert list(c.clonesets.runner.errors) == []
-    assert c.store.verify_integrity() == []
 
 
 def test_created_pods_carry_upstreams_name_labels_and_readiness_gate(

@@ -7,10 +7,6 @@ Upstream: ``pkg/controller/cloneset/cloneset_status_test.go``,
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from kitlib.cluster import EmbeddedCluster
 from tests.cluster.kruise.cloneset_world import (
     advance_until,
@@ -18,18 +14,9 @@ from tests.cluster.kruise.cloneset_world import (
     cloneset,
     converged,
     get,
-    make_cluster,
     pods,
     set_image,
 )
-
-
-@pytest.fixture
-def cluster() -> Iterator[EmbeddedCluster]:
-    c = make_cluster()
-    yield c
-    assert list(c.clonesets.runner.errors) == []
-    assert c.store.verify_integrity() == []
 
 
 def progressing(cluster: EmbeddedCluster) -> tuple[str, str]:

@@ -7,8 +7,6 @@ Upstream: ``test/e2e/apps/cloneset.go`` (recreate / in-place cases),
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from kitlib.cluster import EmbeddedCluster
@@ -19,19 +17,10 @@ from tests.cluster.kruise.cloneset_world import (
     cloneset,
     converged,
     get,
-    make_cluster,
     pods,
     set_image,
     statuses,
 )
-
-
-@pytest.fixture
-def cluster() -> Iterator[EmbeddedCluster]:
-    c = make_cluster()
-    yield c
-    assert list(c.clonesets.runner.errors) == []
-    assert c.store.verify_integrity() == []
 
 
 def marked(cluster: EmbeddedCluster) -> set[str]:

@@ -46,7 +46,7 @@ from kitlib.cluster.kruise.cloneset.update import plan_update
 from kitlib.cluster.kruise.inplace import equal_to_revision
 from kitlib.cluster.kruise.lifecycle import PREPARING_DELETE, state_of
 from kitlib.cluster.podutil import controller_of
-from kitlib.cluster.workloads.history import history_to_delete, sort_revisions
+from kitlib.cluster.workloads.history import REVISIONS, history_to_delete, sort_revisions
 from kitlib.cluster.workloads.ownership import candidates, claim
 from kitlib.cluster.workloads.podorder import is_active
 from kitlib.cluster.workloads.replicaset_plan import available_in
@@ -61,7 +61,6 @@ __all__ = ["CloneSetController"]
 Obj = dict[str, Any]
 Key = tuple[str, str]
 CLONESETS = "clonesets.apps.kruise.io"
-REVISIONS = "controllerrevisions.apps"
 
 
 class CloneSetController:

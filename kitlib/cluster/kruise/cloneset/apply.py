@@ -36,7 +36,7 @@ from kitlib.cluster.kruise.lifecycle import (
     state_of,
 )
 from kitlib.cluster.podutil import condition
-from kitlib.cluster.workloads.history import new_revision, resolve_revisions, revision_data
+from kitlib.cluster.workloads.history import update_revision
 from kitlib.cluster.workloads.ownership import pod_from_template
 from kitlib.model import errors
 from kitlib.model.objects import meta_of, name_of, namespace_of
@@ -44,7 +44,6 @@ from kitlib.model.objects import meta_of, name_of, namespace_of
 __all__ = ["CloneSetWriter"]
 
 Obj = dict[str, Any]
-REVISIONS = "controllerrevisions.apps"
 COMPONENT = "cloneset-controller"
 
 
@@ -60,25 +59,7 @@ class CloneSetWriter:
     # -- revisions ----------------------------------------------------------------------
 
     def update_revision(self, cs: Obj, revisions: list[Obj], collision: int) -> tuple[Obj, int]:
-        choice = resolve_revisions(cs, revisions)
-        if choice.update is not None and choice.renumber is None:
-            return choice.update, collision
-        if choice.update is not None:
-            number = choice.renumber
-            return self.ctx.store.modify(REVISIONS, namespace_of(cs), name_of(choice.update),
-                                         lambda r: r.__setitem__("revision", number)), collision
-        assert choice.create is not None
-        data = revision_data(cs)
-        while True:
-            body = new_revision(cs, data, choice.create, collision)
-            try:
-                return self.ctx.store.create(REVISIONS, body), collision
-            except errors.AlreadyExists:
-                existing = self.ctx.store.peek(REVISIONS, namespace_of(cs),
-                                               body["metadata"]["name"])
-                if existing is not None and existing.get("data") == data:
-                    return existing, collision
-                collision += 1
+        return update_revision(self.ctx.store, cs, revisions, collision)
 
     # -- scale --------------------------------------------------------------------------
 

@@ -71,6 +71,7 @@ from kitlib.cluster.kruise.sidecarset.podstate import (
 from kitlib.cluster.kruise.sidecarset.upgrade import PodState, get_next_upgrade_pods
 from kitlib.cluster.podutil import condition, set_condition
 from kitlib.cluster.workloads.hashing import compute_hash
+from kitlib.cluster.workloads.history import REVISIONS
 from kitlib.engine.runner import Result, Runner
 from kitlib.model import errors
 from kitlib.model.objects import format_time
@@ -81,7 +82,6 @@ __all__ = ["REVISION_NAMESPACE", "SidecarSetController"]
 
 Obj = dict[str, Any]
 REVISION_NAMESPACE = "kruise-system"
-REVISIONS = "controllerrevisions.apps"
 _NAME_LABEL = "kruise.io/sidecarset-name"
 
 

@@ -42,7 +42,7 @@ from kitlib.cluster.kruise.statefulset.plan import (
 )
 from kitlib.cluster.kruise.statefulset.status import advanced_status
 from kitlib.cluster.podutil import controller_of
-from kitlib.cluster.workloads.history import apply_revision, sort_revisions
+from kitlib.cluster.workloads.history import REVISIONS, apply_revision, sort_revisions
 from kitlib.cluster.workloads.replicaset_plan import available_in
 from kitlib.cluster.workloads.statefulset_base import StatefulSetBase, set_selector
 from kitlib.cluster.workloads.statefulset_plan import (
@@ -59,7 +59,6 @@ __all__ = ["AdvancedStatefulSetController"]
 Obj = dict[str, Any]
 Key = tuple[str, str]
 ASTS = "statefulsets.apps.kruise.io"
-REVISIONS = "controllerrevisions.apps"
 API_VERSION = "apps.kruise.io/v1beta1"
 COMPONENT = "statefulset-controller"
 
