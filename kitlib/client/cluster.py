@@ -72,6 +72,27 @@ class Cluster:
         self._closed = False
         #: Discovered kinds, ``(apiVersion, kind)`` → ``Resource`` (``kitlib.client.ops``).
         self._resources: dict[tuple[str, str], Resource] = {}
+        self._listeners: list[Callable[[str, dict[str, Any]], None]] = []
+
+    # -- listeners: recorders hear about operations (evictions…) ------------------------
+
+    def add_listener(self, callback: Callable[[str, dict[str, Any]], None]) -> None:
+        """Call ``callback(what, details)`` after each operation this handle performs.
+
+        ``what`` is e.g. ``"eviction"`` (details: pod, namespace, allowed, reason, status,
+        dry_run). Recorders use it to log disruptions; a callback must not raise.
+        """
+        self._listeners.append(callback)
+
+    def remove_listener(self, callback: Callable[[str, dict[str, Any]], None]) -> None:
+        """Stop calling ``callback`` (no error if it was not added)."""
+        if callback in self._listeners:
+            self._listeners.remove(callback)
+
+    def notify(self, what: str, details: dict[str, Any]) -> None:
+        """Tell every listener that ``what`` happened (used by the operations)."""
+        for callback in list(self._listeners):
+            callback(what, details)
 
     # -- the clock ----------------------------------------------------------------------
 

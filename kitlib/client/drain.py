@@ -91,10 +91,21 @@ class DrainResult:
 
 def evict(cluster: Cluster, pod: str, namespace: str | None = None, *,
           dry_run: bool = False) -> EvictionResult:
-    """Ask the Eviction API to evict ``pod`` (see the module docstring)."""
+    """Ask the Eviction API to evict ``pod`` (see the module docstring).
+
+    Listeners of ``cluster`` (``Cluster.add_listener``) hear ``"eviction"`` with the result.
+    """
     if not dry_run:
         require_writes(cluster, "evict")
     namespace = namespace or cluster.namespace
+    result = _evict(cluster, pod, namespace, dry_run=dry_run)
+    cluster.notify("eviction", {"pod": pod, "namespace": namespace, "allowed": result.allowed,
+                                "reason": result.reason, "status": result.status,
+                                "dry_run": dry_run})
+    return result
+
+
+def _evict(cluster: Cluster, pod: str, namespace: str, *, dry_run: bool) -> EvictionResult:
     body = k8s.V1Eviction(
         api_version="policy/v1", kind="Eviction",
         metadata=k8s.V1ObjectMeta(name=pod, namespace=namespace),

@@ -16,7 +16,24 @@ from kubernetes.client.exceptions import ApiException
 
 from kitlib.model.errors import ApiError, from_status
 
-__all__ = ["from_api_exception", "translate"]
+__all__ = ["MissingCapabilityError", "from_api_exception", "translate"]
+
+#: How to get OpenKruise onto a real cluster (quoted wherever a Kruise kind is missing).
+INSTALL_KRUISE = ("install OpenKruise with helm: `helm repo add openkruise "
+                  "https://openkruise.github.io/charts/ && helm repo update && "
+                  "helm install kruise openkruise/kruise`")
+
+
+class MissingCapabilityError(RuntimeError):
+    """The cluster lacks what an operation needs (an API group, a kind, a controller).
+
+    ``feature`` names what is missing; the message says how to get it or what to use
+    instead, so a notebook fails at the call that needs it, not deep inside.
+    """
+
+    def __init__(self, feature: str, message: str) -> None:
+        super().__init__(message)
+        self.feature = feature
 
 
 def from_api_exception(exc: ApiException) -> ApiError:
