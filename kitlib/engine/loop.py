@@ -32,8 +32,8 @@ class Priority:
     """Conventional priorities (lower runs first at the same instant)."""
 
     STORE = 0  #: bookkeeping the store schedules (garbage collection)
-    CONTROLLER = 10  #: reconcile runners
     ACTOR = 20  #: kubelets, node lifecycle, faults
+    CONTROLLER = 30  #: reconcile runners: after the actors of an instant, so their events batch
     LOW = 100
 
 
