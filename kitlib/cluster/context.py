@@ -40,6 +40,11 @@ class ClusterContext:
     #: The nodes' container runtimes, as node agents other than the kubelet (e.g.
     #: kruise-daemon) reach them through the CRI socket: set by ``KubeletManager``.
     node_runtime: KubeletManager | None = None
+    #: The PodUnavailableBudget check workload controllers run themselves before updating
+    #: a pod in place (kruise-manager calls it in-process, not through the webhook):
+    #: ``check(pod, operation)`` returns to allow and raises ``Forbidden`` to refuse. Set by
+    #: the PUB controller.
+    pub_check: Callable[[dict[str, Any], str], None] | None = None
 
     @property
     def now(self) -> float:

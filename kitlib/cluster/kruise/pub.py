@@ -103,6 +103,7 @@ class PodUnavailableBudgetController:
         ctx.store.subscribe("pods", self._observe_pod)
         ctx.store.add_delete_admission("pods", self._check_delete)
         ctx.store.add_admission("pods", self._check_update)
+        ctx.pub_check = self._check_for_controller
         eviction = ctx.subresource_handlers.get(("pods", "eviction"))
         if isinstance(eviction, EvictionHandler):
             eviction.admission.append(self._check_evict)
@@ -225,6 +226,11 @@ class PodUnavailableBudgetController:
                 and is_active(old) and _spec_changed(old, obj):
             self.validate_pod(old, "UPDATE", dry_run=False)
         return obj
+
+    def _check_for_controller(self, pod: Obj, operation: str) -> None:
+        """What the CloneSet controller asks before updating a pod (with the update gate)."""
+        if self.gates.PodUnavailableBudgetUpdateGate and is_active(pod):
+            self.validate_pod(pod, operation, dry_run=False)
 
     def _owner_going(self, pod: Obj) -> bool:
         ref = controller_of(pod)

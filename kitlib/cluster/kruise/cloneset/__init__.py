@@ -101,6 +101,7 @@ class CloneSetController:
             return None
         self._availability = {}
         self.writer.failures = {}
+        self.writer.pub_denied = False
         pods = self._claim_pods(cs)
         revisions = sort_revisions(self._claim(cs, REVISIONS))
         update, current, collision = self._revisions(cs, revisions)
@@ -191,7 +192,7 @@ class CloneSetController:
         for name in names:
             wait = self.writer.update_pod(cs, by_name[name], target_rev, revisions)
             waits += [wait] if wait else []
-            if self.writer.failures:
+            if self.writer.failures or self.writer.pub_denied:
                 break
         return waits
 

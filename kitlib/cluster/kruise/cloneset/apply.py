@@ -47,12 +47,18 @@ Obj = dict[str, Any]
 COMPONENT = "cloneset-controller"
 
 
+#: How soon a pod update that a PodUnavailableBudget refused is tried again (upstream: 1 s).
+PUB_RETRY_SECONDS = 1.0
+
+
 class CloneSetWriter:
     def __init__(self, ctx: ClusterContext) -> None:
         self.ctx = ctx
         self.rng = ctx.engine.rng_for("cloneset-controller")
         #: ``FailedScale`` / ``FailedUpdate`` -> message, for the current reconcile.
         self.failures: dict[str, str] = {}
+        #: Set when a PodUnavailableBudget refused a pod update: stop updating, retry in 1 s.
+        self.pub_denied = False
         #: Pod writes so far (the controller re-reads its pods only after one).
         self.writes = 0
 
@@ -115,10 +121,17 @@ class CloneSetWriter:
                 return False
             return self._modify_pod(cs, name, lambda d: set_state(d, PREPARING_DELETE,
                                                                   self.ctx.now))
-        with contextlib.suppress(errors.NotFound):
+        try:
             self.ctx.store.delete("pods", namespace_of(cs), name)
-            self.writes += 1
-            self._event(cs, "Normal", "SuccessfulDelete", f"succeed to delete pod {name}")
+        except errors.NotFound:
+            return True
+        except errors.ApiError as exc:  # e.g. a PodUnavailableBudget refusing the DELETE
+            self._event(cs, "Warning", "FailedDelete",
+                        f"failed to delete pod {name}: {exc.message}")
+            self.failures["FailedScale"] = exc.message
+            return False
+        self.writes += 1
+        self._event(cs, "Normal", "SuccessfulDelete", f"succeed to delete pod {name}")
         return True
 
     # -- refresh (update step 1) --------------------------------------------------------
@@ -162,7 +175,18 @@ class CloneSetWriter:
     # -- update one pod -----------------------------------------------------------------
 
     def update_pod(self, cs: Obj, pod: Obj, target: Obj, revisions: list[Obj]) -> float | None:
-        """Upstream ``updatePod``: in place if possible, else mark for recreate."""
+        """Upstream ``updatePod``: in place if possible, else mark for recreate.
+
+        With ``PodUnavailableBudgetUpdateGate`` the PUB is asked first, as upstream's
+        controller does before every pod update; a refusal stops this round (retry in 1 s).
+        """
+        if self.ctx.settings.kruise.gates.PodUnavailableBudgetUpdateGate and \
+                self.ctx.pub_check is not None:
+            try:
+                self.ctx.pub_check(pod, "UPDATE")
+            except errors.Forbidden:
+                self.pub_denied = True
+                return PUB_RETRY_SECONDS
         strategy = (cs.get("spec") or {}).get("updateStrategy") or {}
         kind = strategy.get("type", "ReCreate")
         if kind in ("InPlaceIfPossible", "InPlaceOnly"):
