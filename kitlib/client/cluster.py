@@ -21,16 +21,27 @@ from typing import TYPE_CHECKING, Any, cast
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
+from kitlib.client import apps as _apps
+from kitlib.client import capabilities as _caps
 from kitlib.client import drain as _drain
+from kitlib.client import explain as _explain
+from kitlib.client import faults as _faults
 from kitlib.client import ops as _ops
+from kitlib.client import workloads as _workloads
 from kitlib.client.drain import DrainEvent, DrainResult, EvictionResult
 from kitlib.client.errors import translate
 from kitlib.client.ops import ApplyResult, Manifest, Resource
+from kitlib.client.workloads import RolloutResult
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from kitlib.client.capabilities import Capabilities
     from kitlib.client.connect import EmbeddedProcess
+    from kitlib.client.explain import Explanation
+    from kitlib.client.refs import Progress, WorkloadRef
+
+    Workload = str | dict[str, Any] | WorkloadRef
 
 __all__ = ["Cluster", "EmbeddedOnlyError", "close_api_client"]
 
@@ -200,6 +211,131 @@ class Cluster:
         return _drain.drain(self, node, ignore_daemonsets=ignore_daemonsets,
                            delete_emptydir_data=delete_emptydir_data, force=force,
                            timeout=timeout, on_progress=on_progress)
+
+    # -- workload operations (``kitlib.client.workloads``, ``kitlib.client.apps``) ---------
+
+    def rollout(self, workload: Workload, *, images: dict[str, str] | None = None,
+                strategy: str | None = None, partition: int | str | None = None,
+                max_unavailable: int | str | None = None, max_surge: int | str | None = None,
+                paused: bool | None = None, namespace: str | None = None,
+                dry_run: bool = False) -> RolloutResult:
+        """Change images and update strategy of ``workload`` in one PATCH.
+
+        ``workload`` is ``"cloneset/web"``, ``"deploy/web"``, a bare name or the object.
+        ``images`` maps container (or init container) names to images; ``strategy`` is the
+        kind's (CloneSet ``InPlaceIfPossible``/``InPlaceOnly``/``ReCreate``, Advanced
+        StatefulSet ``RollingUpdate``/``OnDelete`` or a pod update policy, Deployment
+        ``RollingUpdate``/``Recreate``, StatefulSet ``RollingUpdate``/``OnDelete``).
+        A knob the kind lacks (a Deployment's partition…) raises ``kitlib.errors.Invalid``
+        before anything is sent. See ``kitlib.client.workloads.rollout``.
+        """
+        return _workloads.rollout(self, workload, images=images, strategy=strategy,
+                                  partition=partition, max_unavailable=max_unavailable,
+                                  max_surge=max_surge, paused=paused, namespace=namespace,
+                                  dry_run=dry_run)
+
+    def pause(self, workload: Workload, *, namespace: str | None = None,
+              dry_run: bool = False) -> RolloutResult:
+        """Pause the workload's update (a native StatefulSet cannot be: an error says so)."""
+        return _workloads.pause(self, workload, namespace=namespace, dry_run=dry_run)
+
+    def resume(self, workload: Workload, *, namespace: str | None = None,
+               dry_run: bool = False) -> RolloutResult:
+        """Resume a paused update."""
+        return _workloads.resume(self, workload, namespace=namespace, dry_run=dry_run)
+
+    def set_partition(self, workload: Workload, partition: int | str, *,
+                      namespace: str | None = None, dry_run: bool = False) -> RolloutResult:
+        """Keep ``partition`` pods on the old revision (not for Deployments)."""
+        return _workloads.set_partition(self, workload, partition, namespace=namespace,
+                                        dry_run=dry_run)
+
+    def scale(self, workload: Workload, replicas: int, *, namespace: str | None = None,
+              dry_run: bool = False) -> dict[str, Any]:
+        """Set the replica count through the ``scale`` subresource; returns the Scale."""
+        return _workloads.scale(self, workload, replicas, namespace=namespace,
+                                dry_run=dry_run)
+
+    def undo(self, workload: Workload, to_revision: int | None = None, *,
+             namespace: str | None = None, dry_run: bool = False) -> RolloutResult:
+        """Roll back to the previous (or ``to_revision``) template, as ``kubectl rollout
+        undo``; ``kitlib.errors.Invalid`` when there is no such revision."""
+        return _workloads.undo(self, workload, to_revision, namespace=namespace,
+                               dry_run=dry_run)
+
+    def converged(self, workload: Workload, *, namespace: str | None = None) -> bool:
+        """Whether the rollout reached its end state: status converged, no pod terminating,
+        and (partition 0) every pod on the update revision."""
+        return _workloads.converged(self, workload, namespace=namespace)
+
+    def wait_for(self, condition: Callable[[], bool], *, timeout: float,
+                 interval: float = 1.0, description: str = "",
+                 state: Callable[[], str] | None = None) -> float:
+        """Poll ``condition`` every ``interval`` cluster seconds (``sleep``) until it holds;
+        returns the cluster seconds waited. After ``timeout``, ``TimeoutError`` names
+        ``description`` and the last state (``state()``, when given)."""
+        return _workloads.wait_for(self, condition, timeout=timeout, interval=interval,
+                                   description=description, state=state)
+
+    def wait_converged(self, workload: Workload, *, timeout: float = 600,
+                       interval: float = 1.0,
+                       on_progress: Callable[[Progress], None] | None = None,
+                       namespace: str | None = None) -> float:
+        """Wait until ``converged(workload)``, calling ``on_progress`` when progress changes;
+        returns the cluster seconds waited (``TimeoutError`` says where it stood)."""
+        return _workloads.wait_converged(self, workload, timeout=timeout, interval=interval,
+                                         on_progress=on_progress, namespace=namespace)
+
+    def restart_container(self, pod: str, containers: str | list[str], *,
+                          namespace: str | None = None, wait: bool = False,
+                          timeout: float = 300.0, dry_run: bool = False) -> dict[str, Any]:
+        """Restart containers of ``pod`` in place (OpenKruise ContainerRecreateRequest);
+        ``MissingCapabilityError`` where OpenKruise is not installed."""
+        return _workloads.restart_container(self, pod, containers, namespace=namespace,
+                                            wait=wait, timeout=timeout, dry_run=dry_run)
+
+    def deploy_example(self, name: str = "shop", *, kind: str = "auto", dry_run: bool = False,
+                       **options: Any) -> list[ApplyResult]:
+        """Apply ``kitlib.client.apps.example_app(name, kind=kind, **options)``: the
+        three-container example app with its Service and PDB (a CloneSet where OpenKruise
+        is served, else a Deployment, with ``kind="auto"``)."""
+        return _apps.deploy_example(self, name, kind=kind, dry_run=dry_run, **options)
+
+    # -- what the cluster has, and why things happen ------------------------------------
+
+    def capabilities(self, *, refresh: bool = False) -> Capabilities:
+        """What this cluster serves (OpenKruise kinds and versions, PDBs, eviction…) and
+        what is missing, with how to get it (``kitlib.client.capabilities``)."""
+        return _caps.capabilities(self, refresh=refresh)
+
+    def require(self, feature: str) -> None:
+        """Raise ``MissingCapabilityError`` (saying how to get it) unless ``feature`` —
+        a kind such as ``"CloneSet"``, a feature gate, ``"simulation"`` or ``"writes"`` — is
+        available."""
+        _caps.require(self, feature)
+
+    def explain(self, target: str | dict[str, Any], namespace: str | None = None
+                ) -> Explanation:
+        """What is happening to a workload, pod, node or SidecarSet and why, with the
+        controller's arithmetic and what to change (``kitlib.client.explain``)."""
+        return _explain.explain(self, target, namespace)
+
+    # -- faults (embedded clusters only) -------------------------------------------------
+
+    @property
+    def faults(self) -> _faults.Faults:
+        """Every fault (``cluster.faults.crash_container(…)``, ``.flaky_image(…)``…); on a
+        real cluster each raises ``EmbeddedOnlyError`` (``kitlib.client.faults``)."""
+        return _faults.Faults(self)
+
+    def fail_node(self, node: str, *, dry_run: bool = False) -> dict[str, Any]:
+        """Take ``node`` down (kubelet and containers stop); the node lifecycle controller
+        then marks it NotReady and evicts its pods, as on a real cluster."""
+        return _faults.fail_node(self, node, dry_run=dry_run)
+
+    def restore_node(self, node: str, *, dry_run: bool = False) -> dict[str, Any]:
+        """Bring a failed ``node`` back, as after a reboot."""
+        return _faults.restore_node(self, node, dry_run=dry_run)
 
     # -- lifecycle ----------------------------------------------------------------------
 

@@ -47,6 +47,10 @@ class EmbeddedProcess:
     process: subprocess.Popen[bytes]
     directory: Path
     log: IO[bytes]
+    #: Whether it serves the OpenKruise kinds (``kitlib serve`` without ``--no-kruise``).
+    kruise: bool = True
+    #: The OpenKruise feature gates it was started with (``--feature-gates``).
+    feature_gates: str = ""
 
     @property
     def kubeconfig(self) -> Path:
@@ -75,18 +79,21 @@ class EmbeddedProcess:
         return self.process.returncode
 
 
-def start_embedded(*, mode: str, speed: float, seed: int, timeout: float,
-                   nodes: int = 0) -> EmbeddedProcess:
+def start_embedded(*, mode: str, speed: float, seed: int, timeout: float, nodes: int = 0,
+                   kruise: bool = True, feature_gates: str = "") -> EmbeddedProcess:
+    """Start ``python -m kitlib serve`` in a temporary directory and wait for its kubeconfig."""
     directory = Path(tempfile.mkdtemp(prefix="kitlib-"))
     log = open(directory / "serve.log", "wb")  # noqa: SIM115 - owned by EmbeddedProcess
     args = [sys.executable, "-m", "kitlib", "serve", "--port", "0",
             "--kubeconfig", str(directory / "kubeconfig"), "--mode", mode,
             "--speed", str(speed), "--seed", str(seed), "--nodes", str(nodes), "--exit-with-stdin",
             "--owned-dir", str(directory)]
+    args += ([] if kruise else ["--no-kruise"]) + (
+        ["--feature-gates", feature_gates] if feature_gates else [])
     process = subprocess.Popen(
         args, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
         preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
-    child = EmbeddedProcess(process, directory, log)
+    child = EmbeddedProcess(process, directory, log, kruise=kruise, feature_gates=feature_gates)
     _wait_ready(child, timeout)
     return child
 
@@ -105,7 +112,8 @@ def _wait_ready(child: EmbeddedProcess, timeout: float) -> None:
 def connect(kubeconfig: str | os.PathLike[str] | None = None, context: str | None = None, *,
             mode: str = "stepped", speed: float = 20.0, seed: int = 0, nodes: int = 0,
             namespace: str | None = None, allow_writes: bool | None = None,
-            startup_timeout: float = 60.0) -> Cluster:
+            kruise: bool = True, feature_gates: str = "", startup_timeout: float = 60.0
+            ) -> Cluster:
     """Connect to a cluster and return its ``Cluster`` handle.
 
     Args:
@@ -116,18 +124,41 @@ def connect(kubeconfig: str | os.PathLike[str] | None = None, context: str | Non
             × wall clock), for a started embedded cluster.
         nodes: nodes the started embedded cluster has (each with a simulated kubelet).
         namespace: default namespace for operations (default: the context's, else
-            ``default``).
+            ``default``): every namespaced operation without an explicit namespace acts
+            there, never cluster-wide.
         allow_writes: whether mutating operations are allowed; defaults to True on
             embedded clusters and False on real ones.
+        kruise: whether the started embedded cluster serves the OpenKruise kinds
+            (False: it behaves like a plain Kubernetes cluster; ``kitlib serve --no-kruise``).
+        feature_gates: OpenKruise feature gates of the started embedded cluster, in
+            kruise-manager's syntax (``"CloneSetPartitionRollback=true"``).
+        startup_timeout: wall seconds to wait for a started embedded cluster.
+
+    Returns:
+        The handle; close it (or use ``with``) to release the connection and stop a
+        started embedded cluster.
+
+    Raises:
+        RuntimeError: the embedded cluster did not start (e.g. an unknown feature gate);
+            the message quotes its log.
+        ValueError: ``kruise`` or ``feature_gates`` given for a server that is already
+            running (they only apply to a started embedded cluster).
+        kitlib.errors.Unauthorized: the server refused the credentials (the message never
+            quotes them).
     """
     if kubeconfig is None and context is None:
         child = start_embedded(mode=mode, speed=speed, seed=seed, nodes=nodes,
+                               kruise=kruise, feature_gates=feature_gates,
                                timeout=startup_timeout)
         try:
             return _handle(str(child.kubeconfig), None, namespace, allow_writes, child)
         except BaseException:
             child.stop()
             raise
+    if not kruise or feature_gates:
+        raise ValueError("kruise and feature_gates apply only to an embedded cluster that "
+                         "connect() starts (no kubeconfig or context); a running server keeps "
+                         "the flags it was started with")
     path = str(Path(kubeconfig).expanduser()) if kubeconfig is not None else None
     return _handle(path, context, namespace, allow_writes, None)
 

@@ -90,10 +90,11 @@ class DrainResult:
 # -- evict, cordon ---------------------------------------------------------------------------
 
 def evict(cluster: Cluster, pod: str, namespace: str | None = None, *,
-          dry_run: bool = False) -> EvictionResult:
+          dry_run: bool = False, source: str = "evict") -> EvictionResult:
     """Ask the Eviction API to evict ``pod`` (see the module docstring).
 
-    Listeners of ``cluster`` (``Cluster.add_listener``) hear ``"eviction"`` with the result.
+    Listeners of ``cluster`` (``Cluster.add_listener``) hear ``"eviction"`` with the result
+    and ``source`` (``"evict"``, or ``"drain"`` when a drain evicts).
     """
     if not dry_run:
         require_writes(cluster, "evict")
@@ -101,7 +102,7 @@ def evict(cluster: Cluster, pod: str, namespace: str | None = None, *,
     result = _evict(cluster, pod, namespace, dry_run=dry_run)
     cluster.notify("eviction", {"pod": pod, "namespace": namespace, "allowed": result.allowed,
                                 "reason": result.reason, "status": result.status,
-                                "dry_run": dry_run})
+                                "dry_run": dry_run, "source": source})
     return result
 
 
@@ -278,7 +279,7 @@ def _step(state: _Drain, pod: _Pending) -> bool:
         if now < pod.retry_at:
             return False
         state.emit("evicting", pod.key)
-        result = evict(state.cluster, pod.name, pod.namespace)
+        result = evict(state.cluster, pod.name, pod.namespace, source="drain")
         if not result.allowed:
             state.refusals.append(DrainRefusal(pod.key, result.reason, now))
             state.emit("refused", pod.key, result.reason)

@@ -88,7 +88,8 @@ class Resource:
 
     def path(self, namespace: str | None, name: str | None = None) -> str:
         base = (f"/apis/{self.api_version}" if self.group else f"/api/{self.api_version}")
-        parts = [base] + ([f"namespaces/{namespace}"] if self.namespaced else [])
+        # a namespaced kind without a namespace: the all-namespaces collection
+        parts = [base] + ([f"namespaces/{namespace}"] if self.namespaced and namespace else [])
         parts += [self.plural] + ([name] if name else [])
         return "/".join(parts)
 
