@@ -5,7 +5,7 @@ container ``app``, an ops ``agent`` and a ``mesh-proxy`` sidecar, with a Service
 on a 5-node embedded cluster with a fixed seed. The app comes up and warms up for 60 s;
 then three rollouts follow one another, each recorded from a converged app: the app
 container's image in place, the sidecar's image in place, the app's image by ReCreate
-(each a patch of ``spec.template`` and ``spec.updateStrategy.type`` through the API),
+(each one ``Cluster.rollout``: a patch of ``spec.template`` and ``spec.updateStrategy.type``),
 sampled every 2 simulated seconds. The first is run again on a fresh cluster with the
 same seed and must give identical frames.
 
@@ -16,7 +16,6 @@ update of the app container) and ``app_crash_restarts`` the rest.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import pandas as pd
@@ -24,8 +23,6 @@ import pytest
 
 import kitlib
 from kitlib.client.apps import example_app
-from kitlib.client.ops import request_json
-from kitlib.client.raw import get_json
 from kitlib.observe import Recorder, Recording
 
 SEED, NODES, REPLICAS = 11, 5, 50
@@ -33,14 +30,8 @@ PATH = "/apis/apps.kruise.io/v1alpha1/namespaces/default/clonesets/shop"
 
 
 def roll(cluster: kitlib.Cluster, *, container: str, image: str, strategy: str) -> None:
-    """Change one container's image and the update strategy, as a user's patch would."""
-    template = copy.deepcopy(get_json(cluster.api_client, PATH)["spec"]["template"])
-    for spec in template["spec"]["containers"]:
-        if spec["name"] == container:
-            spec["image"] = image
-    request_json(cluster.api_client, "PATCH", PATH,
-                 body={"spec": {"template": template, "updateStrategy": {"type": strategy}}},
-                 content_type="application/merge-patch+json")
+    """Change one container's image and the update strategy (one PATCH)."""
+    cluster.rollout("cloneset/shop", images={container: image}, strategy=strategy)
 
 
 def record(cluster: kitlib.Cluster, *, container: str, image: str,
