@@ -69,6 +69,16 @@ def close_api_client(api_client: k8s.ApiClient) -> None:
 
 
 class Cluster:
+    """A connection to one cluster — embedded or real — and everything a notebook does to it.
+
+    Made by ``kitlib.connect()``. It holds the official client's ``api_client`` (use it
+    with any ``kubernetes.client`` API class), the default ``namespace``, whether writes
+    are allowed (``allow_writes``) and whether the cluster is ``embedded``. Time goes
+    through ``now()``/``sleep()`` (see the module docstring); operations, faults,
+    ``capabilities()`` and ``explain()`` are one-line methods over the modules of
+    ``kitlib.client``. Close it (or use ``with``) to stop an embedded cluster it started.
+    """
+
     def __init__(self, api_client: k8s.ApiClient, *, kubeconfig: str | None,
                  namespace: str = "default", allow_writes: bool | None = None,
                  process: EmbeddedProcess | None = None) -> None:
@@ -206,11 +216,13 @@ class Cluster:
     def drain(self, node: str, *, ignore_daemonsets: bool = True,
               delete_emptydir_data: bool = False, force: bool = False,
               timeout: float | None = None,
-              on_progress: Callable[[DrainEvent], None] | None = None) -> DrainResult:
-        """Cordon ``node`` and evict its pods with ``kubectl drain`` semantics."""
+              on_progress: Callable[[DrainEvent], None] | None = None,
+              dry_run: bool = False) -> DrainResult:
+        """Cordon ``node`` and evict its pods with ``kubectl drain`` semantics, in cluster
+        time (``dry_run``: which evictions the budgets would allow now, changing nothing)."""
         return _drain.drain(self, node, ignore_daemonsets=ignore_daemonsets,
                            delete_emptydir_data=delete_emptydir_data, force=force,
-                           timeout=timeout, on_progress=on_progress)
+                           timeout=timeout, on_progress=on_progress, dry_run=dry_run)
 
     # -- workload operations (``kitlib.client.workloads``, ``kitlib.client.apps``) ---------
 

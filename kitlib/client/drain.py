@@ -33,8 +33,8 @@ from kitlib.model.errors import NotFound
 if TYPE_CHECKING:
     from kitlib.client.cluster import Cluster
 
-__all__ = ["DrainError", "DrainEvent", "DrainRefusal", "DrainResult", "EvictionResult",
-           "cordon", "drain", "evict", "uncordon"]
+__all__ = ["DrainError", "DrainEvent", "DrainPlan", "DrainRefusal", "DrainResult",
+           "EvictionResult", "cordon", "drain", "drain_plan", "evict", "uncordon"]
 
 #: kubectl's ``EvictErrorRetryDelay`` and its wait-for-delete poll interval (seconds).
 RETRY_DELAY, POLL_INTERVAL = 5.0, 1.0
@@ -177,23 +177,58 @@ class _Drain:
             self.on_progress(DrainEvent(kind, pod, reason, self.cluster.now()))
 
 
+@dataclass(frozen=True)
+class DrainPlan:
+    """What ``drain`` would do with a node's pods: evict these, skip those."""
+
+    node: str
+    evict: tuple[str, ...]
+    skipped: tuple[str, ...]
+
+
+def drain_plan(cluster: Cluster, node: str, *, ignore_daemonsets: bool = True,
+               delete_emptydir_data: bool = False, force: bool = False) -> DrainPlan:
+    """The pods ``drain`` would evict and skip (``namespace/name``), by kubectl's filters.
+
+    Raises:
+        DrainError: a pod may not be evicted under these flags (as ``drain`` would).
+        kitlib.errors.NotFound: there is no such node.
+    """
+    get_json(cluster.api_client, f"/api/v1/nodes/{node}")
+    keep, skipped = _filter(cluster, _list_pods(cluster, node),
+                            ignore_daemonsets=ignore_daemonsets,
+                            delete_emptydir_data=delete_emptydir_data, force=force)
+    return DrainPlan(node, tuple(_key(p) for p in keep), tuple(skipped))
+
+
+def _key(pod: dict[str, Any]) -> str:
+    return f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
+
+
 def drain(cluster: Cluster, node: str, *, ignore_daemonsets: bool = True,
           delete_emptydir_data: bool = False, force: bool = False,
           timeout: float | None = None,
-          on_progress: Callable[[DrainEvent], None] | None = None) -> DrainResult:
+          on_progress: Callable[[DrainEvent], None] | None = None,
+          dry_run: bool = False) -> DrainResult:
     """Cordon ``node`` and evict its pods the way ``kubectl drain`` does (module docstring).
 
     Raises ``DrainError`` (before evicting anything) when a pod may not be evicted under
     the flags given; returns ``completed=False`` with the reason when ``timeout`` cluster
-    seconds pass first.
+    seconds pass first. With ``dry_run`` (kubectl's ``--dry-run=server``) the cordon and
+    one eviction per pod are sent as server-side dry runs and nothing waits: ``evicted``
+    lists the evictions the budgets allow now, ``refusals`` the others, and ``completed``
+    says whether all were allowed.
     """
-    require_writes(cluster, "drain")
+    if not dry_run:
+        require_writes(cluster, "drain")
     get_json(cluster.api_client, f"/api/v1/nodes/{node}")
-    cordon(cluster, node)
+    cordon(cluster, node, dry_run=dry_run)
     pods = _list_pods(cluster, node)
     keep, skipped = _filter(cluster, pods, ignore_daemonsets=ignore_daemonsets,
                             delete_emptydir_data=delete_emptydir_data, force=force)
     state = _Drain(cluster, node, on_progress, cluster.now())
+    if dry_run:
+        return _dry_run(state, keep, skipped)
     pending = [_Pending(p["metadata"]["namespace"], p["metadata"]["name"],
                         p["metadata"].get("uid", "")) for p in keep]
     deadline = None if timeout is None else state.started + timeout
@@ -205,6 +240,30 @@ def drain(cluster: Cluster, node: str, *, ignore_daemonsets: bool = True,
             return _finish(state, pending, skipped, _timeout_reason(state, pending, timeout))
         cluster.sleep(POLL_INTERVAL)
     return _finish(state, [], skipped, "")
+
+
+def _dry_run(state: _Drain, keep: list[dict[str, Any]], skipped: list[str]) -> DrainResult:
+    """One server-side dry-run eviction per pod: which the budgets allow now."""
+    refused: list[str] = []
+    for pod in keep:
+        key = _key(pod)
+        state.emit("evicting", key)
+        verdict = evict(state.cluster, pod["metadata"]["name"], pod["metadata"]["namespace"],
+                        dry_run=True, source="drain")
+        if verdict.allowed:
+            state.evicted.append(key)
+            state.emit("evicted", key)
+        else:
+            refused.append(key)
+            state.refusals.append(DrainRefusal(key, verdict.reason, state.started))
+            state.emit("refused", key, verdict.reason)
+    reason = (f"{len(refused)} of {len(keep)} evictions would be refused now (server dry "
+              "run); a drain retries them until the budgets allow them or it times out"
+              if refused else "")
+    result = DrainResult(state.node, tuple(state.evicted), tuple(state.refusals), 0.0,
+                         not refused, reason, tuple(skipped), tuple(refused))
+    state.emit("done", None, reason)
+    return result
 
 
 def _list_pods(cluster: Cluster, node: str) -> list[dict[str, Any]]:

@@ -16,8 +16,10 @@ Definitions (``start`` is the recording's first sample time; rows are ordered by
   Its resolution is the sampling interval.
 * **peak_unavailable** / **budget** / **budget_exceeded**: the largest ``unavailable``,
   the ``max_unavailable`` in force at that sample, and whether any sample had more
-  unavailable pods than its budget — from the first sample where the workload was whole
-  (``available >= replicas``) on, so that starting up is not a disruption.
+  unavailable pods than its budget. A workload that is *starting up* — fewer of its pods
+  existed at its first sample than it wants — counts from the first sample where it was
+  whole (``available >= replicas``), so that coming up is not a disruption; one recorded
+  mid-rollout (all its pods there, some unavailable) counts from its first sample.
 * **pods_rescheduled**: distinct pod UIDs seen that were not there at ``start``, less
   the growth of ``replicas`` over its value at ``start`` (new pods that replaced none).
 * **ip_changes** / **node_changes**: for StatefulSets (whose pods keep their names),
@@ -91,20 +93,42 @@ def time_to_converge(workload: pd.DataFrame, *, start: float) -> float:
     return float(times[first + done[0]] - times[first]) if len(done) else NAN
 
 
-def peak_unavailable(workload: pd.DataFrame) -> tuple[int, int, bool]:
+def peak_unavailable(workload: pd.DataFrame, pods: pd.DataFrame | None = None
+                     ) -> tuple[int, int, bool]:
     """``(peak unavailable, budget at that sample, whether any sample exceeded its budget)``.
 
-    Counted from the first sample where every desired pod was available: a workload that
-    is still starting has nothing to disrupt yet (when it never got there, every sample).
+    Args:
+        workload: ``workloads`` rows of one workload.
+        pods: its ``pods`` rows, which tell a workload starting up (fewer pods than
+            ``replicas`` at its first sample: counted from the first sample where every
+            desired pod was available, or every sample if it never got there) from one
+            recorded mid-rollout (counted from its first sample). Without them, every
+            workload is treated as possibly starting up.
+
+    Returns:
+        The peak, the budget in force at that sample, and whether any sample exceeded
+        the budget in force at it.
     """
     if workload.empty:
         return 0, 0, False
     rows = _by_time(workload)
-    whole = np.flatnonzero((rows["available"] >= rows["replicas"]).to_numpy())
-    rows = rows.iloc[int(whole[0]):] if len(whole) else rows
+    if _starting_up(rows, pods):
+        whole = np.flatnonzero((rows["available"] >= rows["replicas"]).to_numpy())
+        rows = rows.iloc[int(whole[0]):] if len(whole) else rows
     peak = rows.iloc[int(np.argmax(rows["unavailable"].to_numpy()))]
     exceeded = bool((rows["unavailable"] > rows["max_unavailable"]).any())
     return int(peak["unavailable"]), int(peak["max_unavailable"]), exceeded
+
+
+def _starting_up(rows: pd.DataFrame, pods: pd.DataFrame | None) -> bool:
+    """Whether fewer pods than wanted existed at the workload's first sample."""
+    if pods is None:
+        return True
+    first = rows.iloc[0]
+    present = pods.loc[(pods["time"] == first["time"]) & ~pods["deleting"].astype(bool)]
+    if "sample" in rows.columns and "sample" in pods.columns:
+        present = present.loc[present["sample"] == first["sample"]]
+    return len(present) < int(first["replicas"])
 
 
 def pods_rescheduled(pods: pd.DataFrame, workload: pd.DataFrame, *, start: float) -> int:
@@ -226,7 +250,7 @@ def _workload_metrics(name: str, frames: dict[str, pd.DataFrame], *,
 
     workload, pods = of("workloads"), of("pods")
     kind = str(workload["kind"].iloc[0]) if not workload.empty else ""
-    peak, budget, exceeded = peak_unavailable(workload)
+    peak, budget, exceeded = peak_unavailable(workload, pods)
     rescheduled = pods_rescheduled(pods, workload, start=start)
     ips, nodes = ip_and_node_changes(pods, kind=kind, rescheduled=rescheduled)
     in_place, crashes = app_restarts(of("containers"))

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 import kitlib
-from kitlib.client.drain import DrainError, DrainEvent, EvictionResult
+from kitlib.client.drain import DrainError, DrainEvent, EvictionResult, drain_plan
 from kitlib.client.ops import WritesNotAllowedError
 from kitlib.client.raw import get_json
 
@@ -167,3 +167,28 @@ def test_a_read_only_handle_refuses_every_write(cluster: kitlib.Cluster) -> None
         with pytest.raises(WritesNotAllowedError, match="allow_writes=True"):
             operation()
     assert "unschedulable" not in node(cluster, "node-0")["spec"]
+
+
+def test_a_dry_run_drain_says_which_evictions_the_budget_allows_and_changes_nothing(
+        cluster: kitlib.Cluster) -> None:
+    deploy(cluster, "maxUnavailable: 1")
+    target = busiest_node(cluster)
+    on_target = sorted(f"default/{p['metadata']['name']}" for p in pods(cluster)
+                       if p["spec"]["nodeName"] == target)
+    assert len(on_target) >= 2, "the test needs a node with two pods of the app"
+    plan = drain_plan(cluster, target)
+    assert sorted(plan.evict) == on_target and plan.skipped == ()
+    before = cluster.now()
+    result = cluster.drain(target, dry_run=True)
+    # each dry-run eviction is judged alone: the budget allows any one of them now
+    assert sorted(result.evicted) == on_target and result.completed
+    assert cluster.now() == before and result.duration == 0
+    assert not node(cluster, target)["spec"].get("unschedulable")
+    assert len(ready_pods(cluster)) == 4
+
+    deploy(cluster, "maxUnavailable: 0")
+    result = cluster.drain(target, dry_run=True)
+    assert not result.completed and result.evicted == ()
+    assert sorted(result.pending) == on_target
+    assert "would be refused now" in result.reason
+    assert all("needs 4 healthy pods and has 4" in r.reason for r in result.refusals)

@@ -92,6 +92,19 @@ def test_starting_up_is_not_a_disruption() -> None:
     assert peak_unavailable(progress((0, 1, False), unavailable=3)) == (3, 1, True)
 
 
+def test_a_recording_that_starts_mid_rollout_counts_from_its_first_sample() -> None:
+    rows = pd.concat([progress((0, 1, False), unavailable=3, max_unavailable=1),
+                      progress((5, 1, True))])
+    replicas = int(rows["replicas"].iloc[0])
+    all_there = pd.DataFrame({"time": [0.0] * replicas, "sample": [0] * replicas,
+                              "deleting": [False] * replicas})
+    assert peak_unavailable(rows, all_there) == (3, 1, True)
+    # one pod of three at the first sample: starting up, counted once it was whole
+    assert peak_unavailable(rows, all_there.iloc[:1]) == (0, 1, False)
+    starting = pd.concat([rows, progress((10, 1, True), unavailable=1)])
+    assert peak_unavailable(starting, all_there.iloc[:1]) == (1, 1, False)
+
+
 # -- pods and their identity ---------------------------------------------------------------------
 
 def test_pods_rescheduled_counts_new_uids_net_of_scale_up() -> None:

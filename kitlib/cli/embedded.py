@@ -1,17 +1,16 @@
-"""The ``kitlib`` command line.
-
-``kitlib serve``     start an embedded cluster and its API server (HTTPS, loopback, token)
-``kitlib advance N`` advance a stepped embedded cluster by N simulated seconds
-``kitlib clock``     show the embedded cluster's clock
-"""
+"""``kitlib serve``, ``kitlib advance`` and ``kitlib clock``: the embedded cluster itself."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
-__all__ = ["main"]
+from kitlib.cli._base import CliError, add_cluster_options, add_command, cluster_for
+from kitlib.client import EmbeddedOnlyError
+
+__all__ = ["register"]
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -36,12 +35,9 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _advance(args: argparse.Namespace) -> int:
-    from kitlib.client import EmbeddedOnlyError
-    from kitlib.client.connect import connect
-
     if args.seconds < 0:
-        raise ValueError(f"cannot advance by a negative duration ({args.seconds:g} s)")
-    with connect(kubeconfig=args.kubeconfig, context=args.context) as cluster:
+        raise CliError(f"cannot advance by a negative duration ({args.seconds:g} s)", 2)
+    with cluster_for(args) as cluster:
         if not cluster.embedded:  # sleep() would wait on the wall clock
             raise EmbeddedOnlyError(f"{cluster.api_client.configuration.host} is a real "
                                     "cluster: time cannot be advanced")
@@ -52,9 +48,7 @@ def _advance(args: argparse.Namespace) -> int:
 
 
 def _clock(args: argparse.Namespace) -> int:
-    from kitlib.client.connect import connect
-
-    with connect(kubeconfig=args.kubeconfig, context=args.context) as cluster:
+    with cluster_for(args) as cluster:
         info = cluster.clock()
         spec, status = info["spec"], info["status"]
         print(f"now {status['now']} ({status['seconds']:g} s), mode {spec['mode']}, "
@@ -63,10 +57,9 @@ def _clock(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kitlib", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="start an embedded cluster and its API server")
+def register(sub: Any) -> None:
+    """Add ``serve``, ``advance`` and ``clock`` to the top-level subparsers ``sub``."""
+    serve = add_command(sub, "serve", _serve, help="start an embedded cluster and its API server")
     serve.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0 = any free)")
     serve.add_argument("--kubeconfig", help="write a kubeconfig for kubectl here (mode 0600)")
     serve.add_argument("--mode", choices=("stepped", "paced"), default="stepped",
@@ -84,39 +77,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="exit when stdin closes (used by kitlib.connect)")
     serve.add_argument("--owned-dir", help="remove this directory on exit (used by "
                        "kitlib.connect for its temporary files)")
-    serve.set_defaults(func=_serve)
-    for name, func, text in (("advance", _advance, "advance a stepped embedded cluster"),
-                             ("clock", _clock, "show the embedded cluster's clock")):
-        cmd = sub.add_parser(name, help=text)
-        if name == "advance":
-            cmd.add_argument("seconds", type=float, help="simulated seconds to advance")
-        cmd.add_argument("--kubeconfig", required=True, help="the kubeconfig kitlib serve wrote")
-        cmd.add_argument("--context", help="kubeconfig context (default: current)")
-        cmd.set_defaults(func=func)
-    return parser
-
-
-def _client_errors() -> tuple[type[BaseException], ...]:
-    """What a client command reports as one line instead of a traceback."""
-    from kubernetes.config.config_exception import ConfigException
-    from urllib3.exceptions import HTTPError
-
-    from kitlib.client import EmbeddedOnlyError
-    from kitlib.model.errors import ApiError
-
-    return ApiError, ConfigException, EmbeddedOnlyError, HTTPError, OSError, ValueError
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    if args.func is _serve:
-        return int(args.func(args))
-    try:
-        return int(args.func(args))
-    except _client_errors() as exc:
-        print(f"kitlib {args.command}: error: {exc}", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    advance = add_command(sub, "advance", _advance,
+                          help="advance a stepped embedded cluster's clock")
+    advance.add_argument("seconds", type=float, help="simulated seconds to advance")
+    clock = add_command(sub, "clock", _clock, help="show the embedded cluster's clock")
+    for parser in (advance, clock):
+        add_cluster_options(parser)
