@@ -33,7 +33,8 @@ __all__ = [
 ]
 
 #: Scenario groups, in run order: name -> module (``benchmarks.<name>``).
-GROUPS = ("store_create", "list_pods_api", "cache_sync", "watch_throughput", "kubectl_get_pods")
+GROUPS = ("store_create", "list_pods_api", "cache_sync", "watch_throughput", "kubectl_get_pods",
+          "podboard_browser")
 
 
 class BenchmarkFailed(AssertionError):

@@ -47,6 +47,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
+import pandas as pd
 from kubernetes import client as k8s
 
 from kitlib.client.cache import CacheSettings, WatchCache
@@ -56,6 +57,7 @@ from kitlib.client.raw import get_json
 from kitlib.client.refs import WORKLOAD_KINDS, resolve
 from kitlib.model.errors import Forbidden, NotFound
 from kitlib.observe.recording import Recording
+from kitlib.observe.schema import FRAMES, typed
 from kitlib.observe.snapshot import (
     PodView,
     pod_view,
@@ -399,6 +401,22 @@ class Recorder:
     def samples(self) -> int:
         """How many samples were taken."""
         return len(self._samples)
+
+    def frame(self, name: str) -> pd.DataFrame:
+        """One frame recorded so far (``"workloads"``, ``"pods"``…), typed as in ``FRAMES``,
+        without building the others — what a live chart reads several times a second
+        (``recording`` rebuilds every frame: ~0.7 s after 60 samples of 300 pods).
+
+        Raises:
+            KeyError: ``name`` is not one of ``kitlib.observe.FRAMES`` (or is ``pulls``,
+                which needs the events settled: read it from ``recording``).
+        """
+        if name not in FRAMES or name == "pulls":
+            raise KeyError(f"no frame {name!r}; frames: "
+                           + ", ".join(n for n in FRAMES if n != "pulls"))
+        with self._lock:
+            rows = list(self._rows[name])
+        return typed(rows, FRAMES[name])
 
     @property
     def recording(self) -> Recording:

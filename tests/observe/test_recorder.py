@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 
+import pandas as pd
 import pytest
 from kubernetes import client as k8s
 
@@ -168,3 +169,16 @@ def test_event_mode_samples_after_watch_events_and_stops_its_thread(
     assert set(threading.enumerate()) <= before
     with pytest.raises(RuntimeError, match="stopped"):
         recorder.sample()
+
+
+def test_one_frame_is_the_same_as_in_the_recording_and_unknown_names_say_which_exist(
+        ) -> None:
+    with kitlib.connect(nodes=2, seed=3) as cluster:
+        cluster.deploy_example("one", replicas=2)
+        with Recorder(cluster) as recorder:
+            recorder.run(10, dt=2)
+            for name in ("workloads", "pods", "containers", "nodes", "disruptions"):
+                pd.testing.assert_frame_equal(recorder.frame(name),
+                                              getattr(recorder.recording, name))
+            with pytest.raises(KeyError, match="frames: pods"):
+                recorder.frame("nope")
