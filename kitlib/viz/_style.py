@@ -31,9 +31,11 @@ def _template() -> go.layout.Template:
     template.layout.colorway = PALETTE
     template.layout.font = {"family": "Arial, Helvetica, sans-serif", "size": 13}
     template.layout.title = {"x": 0.01, "xanchor": "left", "font": {"size": 17}}
-    template.layout.legend = {"orientation": "h", "yanchor": "bottom", "y": 1.02,
+    # below the x axis: a horizontal legend above the plot wraps upwards into the title
+    # in a narrow notebook output
+    template.layout.legend = {"orientation": "h", "yanchor": "top", "y": -0.2,
                               "xanchor": "left", "x": 0.0}
-    template.layout.margin = {"l": 70, "r": 30, "t": 90, "b": 60}
+    template.layout.margin = {"l": 70, "r": 30, "t": 70, "b": 120}
     template.layout.hoverlabel = {"namelength": -1}
     return template
 
