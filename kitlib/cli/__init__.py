@@ -10,6 +10,8 @@
 ``kitlib record WORKLOAD...``         record workloads over cluster time to CSV/Parquet
 ``kitlib explain TARGET``             why a workload, pod or node is as it is
 ``kitlib capabilities``               what the cluster offers, how to get what it lacks
+``kitlib run NOTEBOOK -p NAME VALUE`` execute a notebook with papermill, the kit's defaults
+``kitlib demo``                       run the tour headless, write its HTML report
 
 Commands other than ``serve`` act on an existing cluster, found as kubectl finds it
 (``--kubeconfig``, ``$KUBECONFIG``, ``~/.kube/config``); ``kitlib.cli._base`` holds the
@@ -24,7 +26,7 @@ import os
 import sys
 
 from kitlib import __version__
-from kitlib.cli import embedded, nodes, record, rollout, status
+from kitlib.cli import embedded, nodes, notebooks, record, rollout, status
 from kitlib.cli._base import CliError, Parser, add_cluster_options
 
 __all__ = ["main"]
@@ -40,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     top.add_argument("--version", action="version", version=f"kitlib {__version__}")
     add_cluster_options(top, top=True)
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (embedded, status, nodes, rollout, record):
+    for module in (embedded, status, nodes, rollout, record, notebooks):
         module.register(sub)
     return top
 

@@ -351,6 +351,11 @@ class Cluster:
 
     # -- lifecycle ----------------------------------------------------------------------
 
+    @property
+    def closed(self) -> bool:
+        """Whether ``close()`` was called (the handle talks to no cluster any more)."""
+        return self._closed
+
     def close(self) -> None:
         """Close the connection; stop the embedded cluster this handle started."""
         if self._closed:

@@ -208,7 +208,10 @@ def workload_row(obj: Obj, *, time: float, pods: Iterable[PodView], warmth: Cach
     labels = ((obj.get("spec") or {}).get("template") or {}).get("metadata", {}).get(
         "labels") or {}
     live = [v for v in pods if not v.deleting]
-    ready_endpoints = _ready_endpoints(labels, {v.name for v in live}, services, endpoints)
+    # every pod of the workload, terminating ones too: the Endpoints object says whether an
+    # address still serves, and on a clock that runs while the caches are read, the pods
+    # cache may already show a pod terminating that the Endpoints cache still lists
+    ready_endpoints = _ready_endpoints(labels, {v.name for v in pods}, services, endpoints)
     serving = ready_endpoints if not math.isnan(ready_endpoints) else float(p.ready)
     return {
         "time": time, "workload": workload_id(p.kind, str(obj.get("apiVersion", "")),

@@ -33,9 +33,9 @@ def _template() -> go.layout.Template:
     template.layout.title = {"x": 0.01, "xanchor": "left", "font": {"size": 17}}
     # below the x axis: a horizontal legend above the plot wraps upwards into the title
     # in a narrow notebook output
-    template.layout.legend = {"orientation": "h", "yanchor": "top", "y": -0.2,
-                              "xanchor": "left", "x": 0.0}
-    template.layout.margin = {"l": 70, "r": 30, "t": 70, "b": 120}
+    template.layout.legend = {"orientation": "h", "yref": "container", "yanchor": "bottom",
+                              "y": 0.0, "xanchor": "left", "x": 0.0}
+    template.layout.margin = {"l": 70, "r": 30, "t": 70, "b": 130}
     template.layout.hoverlabel = {"namelength": -1}
     return template
 

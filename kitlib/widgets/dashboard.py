@@ -199,6 +199,10 @@ class Dashboard(widgets.VBox):
         wait = POLL_SECONDS
         while True:
             await asyncio.sleep(wait)
+            if getattr(self.cluster, "closed", False):  # the notebook closed it: stop
+                self._task = None
+                self.status.value = ok_html("stopped following: the cluster was closed")
+                return
             try:
                 now, wait = self._clock_reading()
             except Exception as exc:
