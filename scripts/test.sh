@@ -14,6 +14,8 @@ export PATH="$PWD/$VENV/bin:$PATH"
 echo "== ruff";          ruff check kitlib tests benchmarks
 echo "== mypy";          mypy
 echo "== import-linter"; lint-imports
+# every notebook also runs live in JupyterLab in the browser tests (a bare pytest runs the tour only)
+export KITLIB_LIVE_NOTEBOOKS="${KITLIB_LIVE_NOTEBOOKS:-all}"
 echo "== pytest";        python -m pytest -q -p no:cacheprovider "$@"
 echo "== benchmarks (quick, end states checked)"
 python -m benchmarks --quick --json "${TMPDIR:-/tmp}/kitlib-bench-quick.json"
