@@ -120,6 +120,26 @@ def start_api_server(tmp_path_factory: pytest.TempPathFactory
         server.stop()
 
 
+def module_server(**options: Any) -> Any:
+    """A module-scoped fixture serving a ``ThreadedServer`` with these ``ServeOptions``
+    (``server = module_server(nodes=3)`` at a test module's top level)."""
+    @pytest.fixture(scope="module")
+    def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedServer]:
+        started = ThreadedServer(tmp_path_factory.mktemp("server"), **options).start()
+        yield started
+        started.stop()
+    return server
+
+
+@pytest.fixture(scope="module")
+def connected(server: ThreadedServer) -> Iterator[Any]:
+    """A ``kitlib.Cluster`` handle on the module's ``server`` fixture (closed afterwards)."""
+    import kitlib
+
+    with kitlib.connect(kubeconfig=server.kubeconfig) as handle:
+        yield handle
+
+
 @pytest.fixture(scope="module")
 def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedServer]:
     """One default embedded API server (stepped clock) shared by a test module."""

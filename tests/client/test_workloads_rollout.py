@@ -5,7 +5,6 @@ One 3-node server for the module; each test uses its own workload names.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,20 +12,14 @@ import pytest
 import kitlib
 from kitlib.client.raw import get_json
 from kitlib.client.refs import progress, resolve
-from tests.conftest import ThreadedServer
+from tests.conftest import ThreadedServer, module_server
+
+server = module_server(nodes=3)
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedServer]:
-    started = ThreadedServer(tmp_path_factory.mktemp("rollout"), nodes=3).start()
-    yield started
-    started.stop()
-
-
-@pytest.fixture(scope="module")
-def cluster(server: ThreadedServer) -> Iterator[kitlib.Cluster]:
-    with kitlib.connect(kubeconfig=server.kubeconfig) as handle:
-        yield handle
+def cluster(connected: kitlib.Cluster) -> kitlib.Cluster:
+    return connected
 
 
 def pods(cluster: kitlib.Cluster, app: str) -> list[dict[str, Any]]:

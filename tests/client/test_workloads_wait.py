@@ -4,7 +4,7 @@ server with OpenKruise and on one without (``ServeOptions(kruise=False)``)."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -13,20 +13,14 @@ import kitlib
 from kitlib.client.errors import INSTALL_KRUISE
 from kitlib.client.raw import get_json
 from kitlib.client.refs import Progress, progress, resolve
-from tests.conftest import ThreadedServer
+from tests.conftest import ThreadedServer, module_server
+
+server = module_server(nodes=3)
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedServer]:
-    started = ThreadedServer(tmp_path_factory.mktemp("wait"), nodes=3).start()
-    yield started
-    started.stop()
-
-
-@pytest.fixture(scope="module")
-def cluster(server: ThreadedServer) -> Iterator[kitlib.Cluster]:
-    with kitlib.connect(kubeconfig=server.kubeconfig) as handle:
-        yield handle
+def cluster(connected: kitlib.Cluster) -> kitlib.Cluster:
+    return connected
 
 
 def pods(cluster: kitlib.Cluster, app: str) -> list[dict[str, Any]]:

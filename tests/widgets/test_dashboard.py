@@ -17,15 +17,10 @@ import pytest
 import kitlib
 from kitlib.widgets.dashboard import Dashboard
 from kitlib.widgets.panels import WRITES_TOOLTIP
-from tests.conftest import ThreadedServer
+from tests.conftest import ThreadedServer, module_server
 from tests.widgets.test_live import run_on_own_loop
 
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedServer]:
-    started = ThreadedServer(tmp_path_factory.mktemp("dashboard"), nodes=3).start()
-    yield started
-    started.stop()
+server = module_server(nodes=3)
 
 
 @pytest.fixture(scope="module")
