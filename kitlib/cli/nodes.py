@@ -23,7 +23,6 @@ from kitlib.cli._base import (
     progress_bar,
     seconds,
 )
-from kitlib.client.drain import drain_plan
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -65,18 +64,13 @@ def _cordon(args: argparse.Namespace) -> int:
 
 
 def _drain_node(args: argparse.Namespace) -> int:
-    with cluster_for(args, writes="drain") as cluster:
-        plan = drain_plan(cluster, args.node, delete_emptydir_data=args.delete_emptydir_data,
-                          force=args.force)
-        print(f"node/{args.node} cordoned{_dry(args)}")
-        for pod in plan.skipped:
-            print(f"ignoring pod {pod} (DaemonSet-managed or mirror pod)")
-        with progress_bar(args, total=len(plan.evict), desc=f"drain {args.node}",
-                          unit="pods") as bar:
-            result = cluster.drain(args.node, delete_emptydir_data=args.delete_emptydir_data,
-                                   force=args.force, timeout=args.timeout,
-                                   on_progress=_DrainProgress(bar, dry_run=args.dry_run),
-                                   dry_run=args.dry_run)
+    with cluster_for(args, writes="drain") as cluster, progress_bar(
+            args, total=0, desc=f"drain {args.node}", unit="pods") as bar:
+        result = cluster.drain(args.node, delete_emptydir_data=args.delete_emptydir_data,
+                               force=args.force, timeout=args.timeout,
+                               on_progress=_DrainProgress(bar, node=args.node,
+                                                          dry_run=args.dry_run),
+                               dry_run=args.dry_run)
     if args.dry_run:
         if not result.completed:
             raise CliError(result.reason)
@@ -91,13 +85,16 @@ def _drain_node(args: argparse.Namespace) -> int:
 class _DrainProgress:
     """``on_progress`` for ``Cluster.drain``: advances the bar, prints what kubectl prints."""
 
-    def __init__(self, bar: tqdm[Any], *, dry_run: bool = False) -> None:
+    def __init__(self, bar: tqdm[Any], *, node: str, dry_run: bool = False) -> None:
         self.bar = bar
+        self.node = node
         self.dry_run = dry_run
         self.refused: set[str] = set()
 
     def __call__(self, event: DrainEvent) -> None:
-        if self.dry_run:
+        if event.kind == "planned":
+            self._planned(event)
+        elif self.dry_run:
             self._dry(event)
         elif event.kind == "evicting" and event.pod not in self.refused:
             self._say(f"evicting pod {event.pod}")
@@ -109,6 +106,13 @@ class _DrainProgress:
             self.bar.update(1)
             self._say(f"pod/{str(event.pod).rpartition('/')[2]} evicted")
         self.bar.set_postfix_str(f"t={event.time:g}s", refresh=event.kind != "done")
+
+    def _planned(self, event: DrainEvent) -> None:
+        self._say(f"node/{self.node} cordoned{' (server dry run)' if self.dry_run else ''}")
+        for pod in event.skipped:
+            self._say(f"ignoring pod {pod} (DaemonSet-managed or mirror pod)")
+        self.bar.total = len(event.pods)
+        self.bar.refresh()
 
     def _dry(self, event: DrainEvent) -> None:
         if event.kind == "evicted":

@@ -33,8 +33,8 @@ from kitlib.model.errors import NotFound
 if TYPE_CHECKING:
     from kitlib.client.cluster import Cluster
 
-__all__ = ["DrainError", "DrainEvent", "DrainPlan", "DrainRefusal", "DrainResult",
-           "EvictionResult", "cordon", "drain", "drain_plan", "evict", "uncordon"]
+__all__ = ["DrainError", "DrainEvent", "DrainRefusal", "DrainResult", "EvictionResult",
+           "cordon", "drain", "evict", "uncordon"]
 
 #: kubectl's ``EvictErrorRetryDelay`` and its wait-for-delete poll interval (seconds).
 RETRY_DELAY, POLL_INTERVAL = 5.0, 1.0
@@ -56,12 +56,16 @@ class EvictionResult:
 
 @dataclass(frozen=True)
 class DrainEvent:
-    """One step of a drain: ``evicting``, ``refused``, ``evicted`` or ``done``."""
+    """One step of a drain: ``planned`` (first: ``pods`` it will evict, ``skipped`` the
+    DaemonSet and mirror pods it leaves), then ``evicting``, ``refused``, ``evicted``, and
+    ``done`` last."""
 
     kind: str
     pod: str | None
     reason: str
     time: float
+    pods: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -172,33 +176,10 @@ class _Drain:
     evicted: list[str] = field(default_factory=list)
     refusals: list[DrainRefusal] = field(default_factory=list)
 
-    def emit(self, kind: str, pod: str | None, reason: str = "") -> None:
+    def emit(self, kind: str, pod: str | None, reason: str = "", *,
+             pods: tuple[str, ...] = (), skipped: tuple[str, ...] = ()) -> None:
         if self.on_progress is not None:
-            self.on_progress(DrainEvent(kind, pod, reason, self.cluster.now()))
-
-
-@dataclass(frozen=True)
-class DrainPlan:
-    """What ``drain`` would do with a node's pods: evict these, skip those."""
-
-    node: str
-    evict: tuple[str, ...]
-    skipped: tuple[str, ...]
-
-
-def drain_plan(cluster: Cluster, node: str, *, ignore_daemonsets: bool = True,
-               delete_emptydir_data: bool = False, force: bool = False) -> DrainPlan:
-    """The pods ``drain`` would evict and skip (``namespace/name``), by kubectl's filters.
-
-    Raises:
-        DrainError: a pod may not be evicted under these flags (as ``drain`` would).
-        kitlib.errors.NotFound: there is no such node.
-    """
-    get_json(cluster.api_client, f"/api/v1/nodes/{node}")
-    keep, skipped = _filter(cluster, _list_pods(cluster, node),
-                            ignore_daemonsets=ignore_daemonsets,
-                            delete_emptydir_data=delete_emptydir_data, force=force)
-    return DrainPlan(node, tuple(_key(p) for p in keep), tuple(skipped))
+            self.on_progress(DrainEvent(kind, pod, reason, self.cluster.now(), pods, skipped))
 
 
 def _key(pod: dict[str, Any]) -> str:
@@ -227,6 +208,7 @@ def drain(cluster: Cluster, node: str, *, ignore_daemonsets: bool = True,
     keep, skipped = _filter(cluster, pods, ignore_daemonsets=ignore_daemonsets,
                             delete_emptydir_data=delete_emptydir_data, force=force)
     state = _Drain(cluster, node, on_progress, cluster.now())
+    state.emit("planned", None, pods=tuple(_key(p) for p in keep), skipped=tuple(skipped))
     if dry_run:
         return _dry_run(state, keep, skipped)
     pending = [_Pending(p["metadata"]["namespace"], p["metadata"]["name"],

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 import kitlib
-from kitlib.client.drain import DrainError, DrainEvent, EvictionResult, drain_plan
+from kitlib.client.drain import DrainError, DrainEvent, EvictionResult
 from kitlib.client.ops import WritesNotAllowedError
 from kitlib.client.raw import get_json
 
@@ -121,7 +121,7 @@ def test_drain_waits_through_refusals_and_replacements_land_elsewhere(
         "The disruption budget web needs 3 healthy pods and has 3 currently"}
     assert result.duration == cluster.now() - started > 0
     kinds = [e.kind for e in events]
-    assert kinds[0] == "evicting" and kinds[-1] == "done"
+    assert kinds[:2] == ["planned", "evicting"] and kinds[-1] == "done"
     assert kinds.count("evicted") == len(on_target) and "refused" in kinds
     for pod in {r.pod for r in result.refusals}:  # a refused pod is retried every 5 s
         retries = [r.time for r in result.refusals if r.pod == pod]
@@ -176,10 +176,12 @@ def test_a_dry_run_drain_says_which_evictions_the_budget_allows_and_changes_noth
     on_target = sorted(f"default/{p['metadata']['name']}" for p in pods(cluster)
                        if p["spec"]["nodeName"] == target)
     assert len(on_target) >= 2, "the test needs a node with two pods of the app"
-    plan = drain_plan(cluster, target)
-    assert sorted(plan.evict) == on_target and plan.skipped == ()
     before = cluster.now()
-    result = cluster.drain(target, dry_run=True)
+    events: list[DrainEvent] = []
+    result = cluster.drain(target, dry_run=True, on_progress=events.append)
+    plan = events[0]
+    assert plan.kind == "planned"
+    assert sorted(plan.pods) == on_target and plan.skipped == ()
     # each dry-run eviction is judged alone: the budget allows any one of them now
     assert sorted(result.evicted) == on_target and result.completed
     assert cluster.now() == before and result.duration == 0

@@ -6,7 +6,6 @@ One 3-node server for the module; each test uses its own workloads. A PodBoard s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from kitlib.widgets.panels import (
     RolloutPanel,
 )
 from kitlib.widgets.panels.rollout import parse_int_or_percent
-from tests.conftest import ThreadedServer
+from tests.conftest import ThreadedServer, module_server
 
 
 class Board(traitlets.HasTraits):
@@ -34,17 +33,12 @@ class Board(traitlets.HasTraits):
     selected_node = traitlets.Unicode("")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedServer]:
-    started = ThreadedServer(tmp_path_factory.mktemp("panels"), nodes=3).start()
-    yield started
-    started.stop()
+server = module_server(nodes=3)
 
 
 @pytest.fixture(scope="module")
-def cluster(server: ThreadedServer) -> Iterator[kitlib.Cluster]:
-    with kitlib.connect(kubeconfig=server.kubeconfig) as handle:
-        yield handle
+def cluster(connected: kitlib.Cluster) -> kitlib.Cluster:
+    return connected
 
 
 def deploy(cluster: kitlib.Cluster, name: str, **options: Any) -> list[dict[str, Any]]:

@@ -29,25 +29,11 @@ if TYPE_CHECKING:
     from kitlib.client.cluster import Cluster
     from kitlib.client.drain import DrainEvent, DrainResult, EvictionResult
 
-__all__ = ["EvictionPanel", "NodePanel", "drain_targets"]
+__all__ = ["EvictionPanel", "NodePanel"]
 
 Obj = dict[str, Any]
-MIRROR = "kubernetes.io/config.mirror"
 #: Lines of drain log kept on screen.
 LOG_LINES = 200
-
-
-def drain_targets(pods: list[Obj]) -> int:
-    """How many of a node's pods a drain will evict: not terminal, not mirror pods, not
-    DaemonSet pods (the progress bar's length; kubectl's filters decide the rest)."""
-    def evictable(pod: Obj) -> bool:
-        meta = pod.get("metadata") or {}
-        owners = [ref.get("kind") for ref in meta.get("ownerReferences") or []
-                  if ref.get("controller")]
-        return ((pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
-                and MIRROR not in (meta.get("annotations") or {})
-                and "DaemonSet" not in owners)
-    return sum(1 for pod in pods if evictable(pod))
 
 
 def _node_state(node: Obj) -> str:
@@ -175,12 +161,9 @@ class NodePanel(Panel):
     def drain(self) -> DrainResult:
         """Drain the picked node, showing each eviction as it happens."""
         node = self.node
-        pods = get_json(self.cluster.api_client, "/api/v1/pods",
-                        fieldSelector=f"spec.nodeName={node}")["items"]
-        self.progress.value, self.progress.max = 0, max(1, drain_targets(pods))
+        self.progress.value, self.progress.max = 0, 1
         self.progress.bar_style = ""
         self.log_lines = []
-        self._log(f"draining {node}: {self.progress.max} pod(s) to evict")
         result = self.cluster.drain(node, force=self.force.value,
                                     delete_emptydir_data=self.delete_emptydir_data.value,
                                     on_progress=self._on_drain_event)
@@ -195,6 +178,10 @@ class NodePanel(Panel):
         return result
 
     def _on_drain_event(self, event: DrainEvent) -> None:
+        if event.kind == "planned":  # the drain's own filters decide the bar's length
+            self.progress.max = max(1, len(event.pods))
+            self._log(f"draining {self.node}: {len(event.pods)} pod(s) to evict")
+            return
         text = f"{event.time:8.1f} s  {event.kind:9} {event.pod or ''}"
         self._log(text + (f": {event.reason}" if event.reason else ""))
         if event.kind == "evicted":
