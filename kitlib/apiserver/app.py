@@ -9,12 +9,22 @@ request data or credentials.
 
 All handlers run on the event loop thread and call the store synchronously, so
 each request is atomic with respect to the engine and to other requests.
+
+Hostile input (``tests/reliability/test_hostile_input.py``): every path and
+method reaches ``_endpoint`` (so even a path with a newline gets a ``Status``); a
+namespace or name that cannot be one (``..``, ``/``, ``%``, NUL, empty) is 404;
+a body must arrive within ``BODY_TIMEOUT`` (408) and fit ``MAX_BODY_BYTES``
+(413), and either answer closes the connection. Request headers have their own
+deadline in ``protocol.py``; sizes and depths are in ``kitlib.model.limits``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
+import re
+from collections.abc import Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -36,13 +46,13 @@ from kitlib.apiserver.wire import (
 )
 from kitlib.cluster.embedded import EmbeddedCluster
 from kitlib.model import errors
+from kitlib.model.limits import body_too_large
 from kitlib.model.registry import ResourceType
 
 __all__ = ["ApiServerApp"]
 
 log = logging.getLogger(__name__)
 
-_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 _HEALTH = {"/healthz", "/livez", "/readyz"}
 
 
@@ -50,8 +60,11 @@ class ApiServerApp:
     """Kubernetes REST over one ``EmbeddedCluster``."""
 
     def __init__(self, cluster: EmbeddedCluster, clock: simapi.SimClock, *,
-                 token: str | None) -> None:
+                 token: str | None, flush: Callable[[], None] | None = None) -> None:
         self.cluster = cluster
+        #: Called before any response or watch chunk leaves (``kitlib serve --data-dir``
+        #: commits its log here, so nothing a client saw can be lost by a crash).
+        self.flush = flush
         self.clock = clock
         self.token = token
         self.handlers = ResourceHandlers(cluster)
@@ -59,9 +72,11 @@ class ApiServerApp:
         for rt in simapi.sim_kinds():
             if cluster.registry.by_kind(rt.api_version, rt.kind) is None:
                 cluster.registry.register(rt)
-        self.asgi = Starlette(routes=[Route("/{path:path}", self._endpoint, methods=_METHODS)])
+        self.asgi = Starlette(routes=[_every_request(self._endpoint)])
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.flush is not None and scope.get("type") == "http":
+            send = _FlushingSend(send, self.flush)
         await self.asgi(scope, receive, send)
 
     # -- entry --------------------------------------------------------------------------
@@ -72,7 +87,11 @@ class ApiServerApp:
             self._authenticate(http)
             return await self._route(http)
         except errors.ApiError as exc:
-            return error_response(exc)
+            response = error_response(exc)
+            if isinstance(exc, errors.RequestTimeout | errors.RequestEntityTooLarge):
+                # The rest of the body may still be on its way: end the connection.
+                response.headers["connection"] = "close"
+            return response
         except Exception:
             log.exception("internal error serving %s %s", http.method, http.url.path)
             return error_response(errors.InternalError(
@@ -106,6 +125,9 @@ class ApiServerApp:
         parsed = parse_path(raw_path)
         if parsed is None:
             raise errors.NotFound("the server could not find the requested resource")
+        problem = parsed.problem()
+        if problem is not None:  # 404, as upstream, where such a segment never names anything
+            raise errors.NotFound(f"the server could not find the requested resource: {problem}")
         if parsed.is_group_version:
             return self._group_version(parsed)
         return await self._resource(http, parsed)
@@ -216,6 +238,10 @@ class ApiServerApp:
                 raise errors.MethodNotAllowed("clockadvances can only be created (POST)")
             result = await self.clock.advance(req.body_object())
             return json_response(result, 201)
+        if rt is simapi.SNAPSHOT:
+            if req.method != "POST" or p.name is not None:
+                raise errors.MethodNotAllowed("snapshots can only be created (POST)")
+            return json_response(await self.clock.snapshot(req.body_object()), 201)
         return self._clock(p, req)
 
     def _clock(self, p: ApiPath, req: Request) -> Response:
@@ -258,23 +284,82 @@ class ApiServerApp:
                               "metadata": {"resourceVersion": rv}, "items": [clock]})
 
 
+def _every_request(endpoint: Callable[[HttpRequest], Any]) -> Route:
+    """One route for every path and method, so that every answer is a ``Status``.
+
+    Starlette's ``{path:path}`` does not match a path with a (decoded) newline and a
+    method list answers others with its own plain-text 405: ``_route`` decides both.
+    """
+    route = Route("/{path:path}", endpoint)
+    route.path_regex = re.compile(r"^/(?P<path>.*)$", re.DOTALL)
+    route.methods = None  # every method (Starlette's default is GET/HEAD only)
+    return route
+
+
 def _as_dict(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise errors.BadRequest("the body must be a Clock object")
     return value
 
 
+class _FlushingSend:
+    """An ASGI ``send`` that calls ``flush`` before each message leaves.
+
+    When the flush fails (``ServiceUnavailable``: the data directory cannot be
+    written), a response that has not started becomes that 503 ``Status`` — the
+    write it answers is not acknowledged — and a started stream (a watch) is cut,
+    so its client re-watches and relists.
+    """
+
+    def __init__(self, send: Any, flush: Callable[[], None]) -> None:
+        self._send = send
+        self._flush = flush
+        self._refused = False
+
+    async def __call__(self, message: dict[str, Any]) -> None:
+        if self._refused:
+            if message.get("more_body"):
+                raise ConnectionAbortedError("response refused: the data directory failed")
+            return
+        try:
+            self._flush()
+        except errors.ApiError as exc:
+            if message.get("type") != "http.response.start":
+                raise
+            self._refused = True
+            refusal = error_response(exc)
+            await self._send({"type": "http.response.start", "status": refusal.status_code,
+                              "headers": refusal.raw_headers})
+            await self._send({"type": "http.response.body", "body": refusal.body})
+            return
+        await self._send(message)
+
+
+#: Seconds a client has to send a request body once its headers are in (a slowloris upload
+#: is then answered 408 and its buffer freed). Upstream's non-watch request timeout is 60 s.
+BODY_TIMEOUT = 60.0
+
+
 async def _body(http: HttpRequest) -> bytes:
+    """The request body, at most ``MAX_BODY_BYTES`` (413) and within ``BODY_TIMEOUT`` (408)."""
     declared = http.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise errors.RequestEntityTooLarge(f"the request body is {declared} bytes; the limit "
-                                           f"is {MAX_BODY_BYTES} bytes")
-    chunks, size = [], 0
+        raise body_too_large(f"the body is {declared} bytes")
+    chunks: list[bytes] = []
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT):
+            await _read_body(http, chunks)
+    except TimeoutError:
+        raise errors.RequestTimeout(
+            f"the request body was not received within {BODY_TIMEOUT:g} seconds: send it "
+            "without pauses") from None
+    return b"".join(chunks)
+
+
+async def _read_body(http: HttpRequest, chunks: list[bytes]) -> None:
+    size = 0
     async for chunk in http.stream():
         size += len(chunk)
         if size > MAX_BODY_BYTES:
-            raise errors.RequestEntityTooLarge(f"the request body exceeds the limit of "
-                                               f"{MAX_BODY_BYTES} bytes")
+            raise body_too_large("the body is longer")
         chunks.append(chunk)
-    return b"".join(chunks)
-

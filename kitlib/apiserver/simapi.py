@@ -9,6 +9,11 @@ Two kinds, both answered by this module rather than stored:
   ``spec.seconds`` advances the stepped (or paused) clock and answers once every
   event up to the new time has run; its ``status`` says from when to when and
   how many events ran.
+* ``Snapshot`` (create-only): ``POST`` (``spec.history``: watch events to keep,
+  default 1000) answers with the cluster saved as a snapshot file
+  (``kitlib.cluster.snapshot``) in ``status.data`` (base64), taken between two
+  events; ``kitlib snapshot save FILE`` and ``Cluster.save_snapshot`` write it to a
+  local file, ``kitlib serve --snapshot FILE`` starts from it.
 
 Documented for users in ``docs/embedded-api.md``. A real cluster answers 404
 for this group, which is how ``kitlib.connect`` tells the two apart.
@@ -17,18 +22,25 @@ for this group, which is how ``kitlib.connect`` tells the two apart.
 from __future__ import annotations
 
 import asyncio
+import base64
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from kitlib.cluster.embedded import EmbeddedCluster
+from kitlib.cluster.snapshot import (
+    DEFAULT_HISTORY,
+    SNAPSHOT_FORMAT,
+    SNAPSHOT_VERSION,
+    dump_snapshot,
+)
 from kitlib.engine.paced import PacedClock
 from kitlib.model import errors, patch
 from kitlib.model.objects import format_time, generated_name
 from kitlib.model.registry import PrinterColumn, ResourceType
 
-__all__ = ["CLOCK", "CLOCK_ADVANCE", "SIM_GROUP", "SimClock", "sim_kinds"]
+__all__ = ["CLOCK", "CLOCK_ADVANCE", "SIM_GROUP", "SNAPSHOT", "SimClock", "sim_kinds"]
 
 SIM_GROUP, SIM_VERSION = "sim.kitlib.io", "v1alpha1"
 CLOCK_NAME = "cluster"
@@ -49,8 +61,13 @@ CLOCK_ADVANCE = ResourceType(
     verbs=("create",), stored=False, strategic_merge=False)
 
 
+SNAPSHOT = ResourceType(
+    SIM_GROUP, SIM_VERSION, "Snapshot", "snapshots", False, "snapshot",
+    verbs=("create",), stored=False, strategic_merge=False)
+
+
 def sim_kinds() -> tuple[ResourceType, ...]:
-    return CLOCK, CLOCK_ADVANCE
+    return CLOCK, CLOCK_ADVANCE, SNAPSHOT
 
 
 @dataclass
@@ -134,6 +151,22 @@ class SimClock:
             return _advance_result(body, self._advance_name(body), start, engine.now,
                                    engine.events_processed - before)
 
+    async def snapshot(self, body: Any) -> dict[str, Any]:
+        """A ``Snapshot``: the cluster saved (between two events) in ``status.data``."""
+        history = _snapshot_history(body)
+        async with self.lock:
+            engine = self.cluster.engine
+            data = dump_snapshot(self.cluster, history=history)
+            return {
+                "apiVersion": SNAPSHOT.api_version, "kind": SNAPSHOT.kind,
+                "metadata": {"name": "snapshot", "creationTimestamp": format_time(engine.now)},
+                "spec": {"history": history},
+                "status": {"format": SNAPSHOT_FORMAT, "version": SNAPSHOT_VERSION,
+                           "resourceVersion": str(self.cluster.store.resource_version),
+                           "seconds": engine.now, "sizeBytes": len(data),
+                           "data": base64.b64encode(data).decode()},
+            }
+
     def _advance_name(self, body: dict[str, Any]) -> str:
         meta = body.get("metadata")
         if isinstance(meta, dict) and meta.get("generateName") and not meta.get("name"):
@@ -171,6 +204,20 @@ def _advance_seconds(body: Any) -> float:
         raise CLOCK_ADVANCE.invalid(_advance_name_of(body), [
             f"spec.seconds: Invalid value: {seconds}: must be between 0 and {int(MAX_ADVANCE)}"])
     return float(seconds)
+
+
+def _snapshot_history(body: Any) -> int:
+    if body is None:
+        return DEFAULT_HISTORY
+    if not isinstance(body, dict) or body.get("kind") not in (None, "Snapshot"):
+        raise errors.BadRequest("send a Snapshot: {\"apiVersion\": \"sim.kitlib.io/v1alpha1\", "
+                                "\"kind\": \"Snapshot\", \"spec\": {}}")
+    history = (body.get("spec") or {}).get("history", DEFAULT_HISTORY)
+    if isinstance(history, bool) or not isinstance(history, int) or history < 0:
+        raise SNAPSHOT.invalid(_advance_name_of(body), [
+            f"spec.history: Invalid value: {history!r}: the number of watch events to keep, "
+            "an integer >= 0"])
+    return history
 
 
 def _advance_result(body: dict[str, Any], name: str, start: float, end: float,

@@ -1,4 +1,5 @@
-"""``kitlib serve``, ``kitlib advance`` and ``kitlib clock``: the embedded cluster itself."""
+"""``kitlib serve``, ``kitlib advance``, ``kitlib clock`` and ``kitlib snapshot save``: the
+embedded cluster itself."""
 
 from __future__ import annotations
 
@@ -16,22 +17,59 @@ __all__ = ["register"]
 def _serve(args: argparse.Namespace) -> int:
     from kitlib.apiserver.server import ServeOptions, serve
     from kitlib.cluster.kruise.kinds import parse_feature_gates
+    from kitlib.cluster.snapshot import SnapshotError
+    from kitlib.store.persist import DataDirError
 
     try:
         parse_feature_gates(args.feature_gates)
     except ValueError as exc:
         print(f"kitlib serve: error: --feature-gates: {exc}", file=sys.stderr)
         return 2
+    problem = _snapshot_conflict(args)
+    if problem:
+        print(f"kitlib serve: error: {problem}", file=sys.stderr)
+        return 2
     options = ServeOptions(port=args.port, kubeconfig=Path(args.kubeconfig).expanduser()
                            if args.kubeconfig else None, mode=args.mode, speed=args.speed,
                            seed=args.seed, nodes=args.nodes, kruise=not args.no_kruise,
                            feature_gates=args.feature_gates,
                            exit_with_stdin=args.exit_with_stdin,
-                           owned_dir=Path(args.owned_dir) if args.owned_dir else None)
+                           owned_dir=Path(args.owned_dir) if args.owned_dir else None,
+                           data_dir=Path(args.data_dir).expanduser() if args.data_dir else None)
+    if args.snapshot:
+        options.snapshot = Path(args.snapshot).expanduser()
     try:
         return serve(options)
     except KeyboardInterrupt:
         return 0
+    except (DataDirError, SnapshotError) as exc:
+        print(f"kitlib serve: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _snapshot_conflict(args: argparse.Namespace) -> str:
+    """Why ``--snapshot`` cannot be combined with the other flags given, or ""."""
+    if not args.snapshot:
+        return ""
+    given = [flag for flag, used in (("--seed", args.seed != 0), ("--nodes", args.nodes != 0),
+                                     ("--feature-gates", bool(args.feature_gates)),
+                                     ("--no-kruise", args.no_kruise),
+                                     ("--data-dir", bool(getattr(args, "data_dir", None))))
+             if used]
+    if not given:
+        return ""
+    return (f"{', '.join(given)} cannot be combined with --snapshot: the snapshot holds the "
+            "cluster's settings and state; drop them")
+
+
+def _snapshot_save(args: argparse.Namespace) -> int:
+    with cluster_for(args) as cluster:
+        if not cluster.embedded:
+            raise EmbeddedOnlyError(f"{cluster.api_client.configuration.host} is a real "
+                                    "cluster: only embedded clusters can be saved")
+        size = cluster.save_snapshot(args.file, history=args.history)
+        print(f"saved {args.file} ({size} bytes) at {cluster.now():g} s")
+    return 0
 
 
 def _advance(args: argparse.Namespace) -> int:
@@ -73,6 +111,9 @@ def register(sub: Any) -> None:
                        "(upstream defaults otherwise)")
     serve.add_argument("--no-kruise", action="store_true",
                        help="leave out the OpenKruise kinds (behave like a cluster without them)")
+    serve.add_argument("--data-dir",
+                       help="keep the cluster in this directory (created with mode 0700): a "
+                       "restarted server continues from it, with every acknowledged write")
     serve.add_argument("--exit-with-stdin", action="store_true",
                        help="exit when stdin closes (used by kitlib.connect)")
     serve.add_argument("--owned-dir", help="remove this directory on exit (used by "
@@ -81,5 +122,16 @@ def register(sub: Any) -> None:
                           help="advance a stepped embedded cluster's clock")
     advance.add_argument("seconds", type=float, help="simulated seconds to advance")
     clock = add_command(sub, "clock", _clock, help="show the embedded cluster's clock")
-    for parser in (advance, clock):
+    serve.add_argument("--snapshot", help="start from this snapshot file (written by "
+                       "kitlib snapshot save or save_snapshot); it holds the settings too")
+    snapshot = sub.add_parser("snapshot", help="save an embedded cluster to a file")
+    snapshot_sub = snapshot.add_subparsers(dest="snapshot_command", required=True,
+                                           metavar="{save}")
+    save = add_command(snapshot_sub, "save", _snapshot_save,
+                       help="save the embedded cluster to FILE (kitlib serve --snapshot FILE "
+                       "starts from it)")
+    save.add_argument("file", help="the snapshot file to write")
+    save.add_argument("--history", type=int, default=1000,
+                      help="watch events to keep, so watches resume after a load (default 1000)")
+    for parser in (advance, clock, save):
         add_cluster_options(parser)

@@ -15,7 +15,10 @@ client only, so a notebook runs unchanged against either kind of cluster.
 
 from __future__ import annotations
 
+import base64
+import os
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from kubernetes import client as k8s
@@ -193,6 +196,22 @@ class Cluster:
             result = self._custom.patch_cluster_custom_object(
                 SIM_GROUP, SIM_VERSION, "clocks", CLOCK_NAME, {"spec": spec})
         return cast(dict[str, Any], result)
+
+    def save_snapshot(self, path: str | os.PathLike[str], *, history: int = 1000) -> int:
+        """Save the embedded cluster to a snapshot file at ``path`` (gzip'd JSON, see
+        ``docs/simulation.md``; ``kitlib serve --snapshot`` starts from it), keeping the
+        last ``history`` watch events; returns the file's size in bytes."""
+        if not self.embedded:
+            raise EmbeddedOnlyError("this is a real cluster: it cannot be saved as a snapshot "
+                                    "(snapshots are of embedded clusters)")
+        body = {"apiVersion": f"{SIM_GROUP}/{SIM_VERSION}", "kind": "Snapshot",
+                "spec": {"history": history}}
+        with translate():
+            result = self._custom.create_cluster_custom_object(SIM_GROUP, SIM_VERSION,
+                                                               "snapshots", body)
+        data = base64.b64decode(cast(dict[str, Any], result)["status"]["data"])
+        Path(path).write_bytes(data)
+        return len(data)
 
     # -- operations (``kitlib.client.ops``, ``kitlib.client.drain``) ---------------------
 

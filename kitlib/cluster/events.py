@@ -18,7 +18,7 @@ from typing import Any
 
 from kitlib.engine.loop import Engine, Priority
 from kitlib.model import errors
-from kitlib.model.objects import format_time, object_ref
+from kitlib.model.objects import format_time, object_ref, parse_time
 from kitlib.store.store import Store
 
 __all__ = ["EventRecorder", "EventSettings"]
@@ -90,8 +90,27 @@ class EventRecorder:
     def _schedule_expiry(self) -> None:
         if not self._expiry_scheduled:
             self._expiry_scheduled = True
-            self.engine.call_later(self.settings.ttl / 4, self._expire, priority=Priority.LOW,
-                                   label="event-ttl")
+            with self.engine.owned_by(None):  # the recorder's, not the recording actor's
+                self.engine.call_later(self.settings.ttl / 4, self._expire,
+                                       priority=Priority.LOW, label="event-ttl")
+
+    def resync(self) -> None:
+        """After the cluster was rebuilt from stored objects: take the stored Events as
+        recorded (aggregation of repeats, expiry after ``ttl``), as if this recorder had
+        written them."""
+        for event in sorted(self.store.iter_objects("events"),
+                            key=lambda e: (e["metadata"].get("namespace", ""),
+                                           e["metadata"]["name"])):
+            meta = event["metadata"]
+            ref = (meta.get("namespace", ""), meta["name"])
+            last = parse_time(event.get("lastTimestamp") or meta.get("creationTimestamp")
+                              or format_time(self.engine.now))
+            self._alive[ref] = last
+            key = ((event.get("involvedObject") or {}).get("uid", ""), event.get("type", ""),
+                   event.get("reason", ""), event.get("message", ""))
+            self._recent[key] = (*ref, last)
+        if self._alive:
+            self._schedule_expiry()
 
     def _expire(self) -> None:
         self._expiry_scheduled = False

@@ -9,7 +9,14 @@ Invariants:
   same seed and the same calls give the same history.
 * All randomness comes from ``rng`` or from ``rng_for(name)``: independent,
   named streams derived from the seed, so a new consumer does not shift the
-  numbers an existing one draws.
+  numbers an existing one draws. The engine keeps the streams it hands out
+  (``rng_for`` twice with one name is one stream, continued), so that their
+  state can be captured and restored (``rng_states``/``restore_rng_states``)
+  when a cluster is rebuilt from a snapshot.
+* Timers are **owned**: a timer belongs to the owner current when it was
+  scheduled (``owned_by``), and an event runs under its timer's owner, so the
+  work an actor schedules stays its own. ``cancel_owned`` drops every pending
+  timer of one owner: how a crashed controller's in-flight work disappears.
 
 The engine does not know about real time; ``PacedClock`` (``paced.py``) maps a
 wall clock that its caller injects onto ``advance``.
@@ -20,8 +27,10 @@ from __future__ import annotations
 import heapq
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["Engine", "Priority", "Timer"]
 
@@ -44,6 +53,8 @@ class Timer:
     when: float
     fn: Callable[[], object] | None
     label: str = ""
+    #: Who scheduled it (``Engine.owned_by``); None: nobody in particular.
+    owner: object | None = None
 
     def cancel(self) -> None:
         self.fn = None
@@ -60,6 +71,9 @@ class Engine:
         self._heap: list[tuple[float, int, int, Timer]] = []
         self._seq = 0
         self.rng = random.Random(seed)
+        self._streams: dict[str, random.Random] = {}
+        #: The owner new timers get (``owned_by``) and events run under.
+        self.owner: object | None = None
         self.events_processed = 0
         #: Called after each event with (time, label); used by tracing and tests.
         self.on_event: Callable[[float, str], None] | None = None
@@ -71,15 +85,55 @@ class Engine:
         return self._now
 
     def rng_for(self, name: str) -> random.Random:
-        """An independent random stream for ``name``, derived from the engine's seed."""
-        return random.Random(f"{self.seed}:{name}")
+        """The random stream for ``name``, derived from the engine's seed: independent of
+        every other stream, and the same (continued) stream for every call with ``name``."""
+        stream = self._streams.get(name)
+        if stream is None:
+            stream = self._streams[name] = random.Random(f"{self.seed}:{name}")
+        return stream
+
+    def rng_states(self) -> dict[str, Any]:
+        """The state of ``rng`` (key ``""``) and of every named stream, JSON-shaped."""
+        states = {"": _json_state(self.rng)}
+        for name in sorted(self._streams):
+            states[name] = _json_state(self._streams[name])
+        return states
+
+    def restore_rng_states(self, states: dict[str, Any]) -> None:
+        """Put ``rng`` and the named streams into the given states (``rng_states``' output);
+        streams not named there stay as they are (fresh from the seed if never used)."""
+        for name, state in states.items():
+            stream = self.rng if name == "" else self.rng_for(name)
+            version, internal, gauss = state
+            stream.setstate((int(version), tuple(int(x) for x in internal), gauss))
+
+    # -- owners ---------------------------------------------------------------------------
+
+    @contextmanager
+    def owned_by(self, owner: object | None) -> Iterator[None]:
+        """Timers scheduled inside the block belong to ``owner``."""
+        before, self.owner = self.owner, owner
+        try:
+            yield
+        finally:
+            self.owner = before
+
+    def cancel_owned(self, owner: object) -> int:
+        """Cancel every pending timer of ``owner``; returns how many there were."""
+        count = 0
+        for entry in self._heap:
+            timer = entry[3]
+            if timer.owner is owner and timer.fn is not None:
+                timer.cancel()
+                count += 1
+        return count
 
     # -- scheduling ---------------------------------------------------------------------
 
     def call_at(self, when: float, fn: Callable[[], object], *,
                 priority: int = Priority.ACTOR, label: str = "") -> Timer:
         when = max(float(when), self._now)
-        timer = Timer(when, fn, label)
+        timer = Timer(when, fn, label, self.owner)
         self._seq += 1
         heapq.heappush(self._heap, (when, priority, self._seq, timer))
         return timer
@@ -115,7 +169,11 @@ class Engine:
                 continue
             timer.fn = None
             self._now = when
-            fn()
+            before, self.owner = self.owner, timer.owner
+            try:
+                fn()
+            finally:
+                self.owner = before
             self.events_processed += 1
             if self.on_event is not None:
                 self.on_event(when, timer.label)
@@ -163,3 +221,8 @@ class Engine:
                 break
             count += 1
         return count
+
+
+def _json_state(stream: random.Random) -> list[Any]:
+    version, internal, gauss = stream.getstate()
+    return [version, list(internal), gauss]

@@ -70,8 +70,9 @@ class GarbageCollector:
 
     def _schedule(self) -> None:
         if self._timer is None:
-            self._timer = self.engine.call_soon(self._process, priority=Priority.STORE,
-                                                label="garbage-collector")
+            with self.engine.owned_by(None):  # the collector's, not the writing actor's
+                self._timer = self.engine.call_soon(self._process, priority=Priority.STORE,
+                                                    label="garbage-collector")
 
     def _process(self) -> None:
         self._timer = None

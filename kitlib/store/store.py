@@ -112,6 +112,8 @@ DeletionPolicy = Callable[[dict[str, Any], "DeleteOptions"], "int | None"]
 #: Refuses a deletion by raising an ``ApiError``: ``fn(stored object, options)``.
 DeleteAdmission = Callable[[dict[str, Any], "DeleteOptions"], None]
 Subscriber = Callable[[WatchEvent], None]
+#: ``(table, kind key, fn)``: one registered subscriber, admission or delete admission.
+Extension = tuple[str, str, Callable[..., Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +218,118 @@ class Store:
         """Call ``fn(event)`` synchronously after every committed write of ``rt_key``."""
         self._subscribers.setdefault(rt_key, []).append(fn)
 
+    # -- extensions (what an actor registered), for restarting one actor -----------------
+
+    def extensions(self) -> list[Extension]:
+        """Every registered subscriber, admission and delete admission, as
+        ``(table, kind key, fn)`` with table ``"subscribers"``, ``"admission"`` or
+        ``"delete_admission"``, in registration order per kind."""
+        tables = self._extension_tables()
+        return [(table, key, fn) for table, by_key in tables.items()
+                for key, fns in by_key.items() for fn in fns]
+
+    def replace_extensions(self, old: list[Extension], new: list[Extension]) -> None:
+        """Remove ``old`` extensions; ``new`` ones (already registered) take the places of
+        the old ones of the same table and kind, so that the admission chain keeps its
+        order when an actor is rebuilt."""
+        tables = self._extension_tables()
+        for table, key, fn in new:
+            tables[table][key].remove(fn)
+        fresh: dict[tuple[str, str], list[Callable[..., Any]]] = {}
+        for table, key, fn in new:
+            fresh.setdefault((table, key), []).append(fn)
+        for table, key, fn in old:
+            fns = tables[table].get(key, [])
+            if fn not in fns:
+                continue
+            spare = fresh.get((table, key))
+            if spare:
+                fns[fns.index(fn)] = spare.pop(0)
+            else:
+                fns.remove(fn)
+        for (table, key), spare in fresh.items():
+            tables[table].setdefault(key, []).extend(spare)
+
+    def _extension_tables(self) -> dict[str, dict[str, list[Callable[..., Any]]]]:
+        return {"subscribers": self._subscribers,
+                "admission": self._admission,
+                "delete_admission": self._delete_admission}
+
+    # -- loading a stored state ---------------------------------------------------------
+
+    def load(self, objects: list[tuple[str, dict[str, Any]]], *, resource_version: int,
+             history: list[tuple[int, str, str, dict[str, Any]]] | None = None) -> None:
+        """Fill an empty store with stored objects, as if they had been committed.
+
+        ``objects`` are ``(kind key, object)`` with their server-owned metadata (kept
+        as they are); ``resource_version`` is the RV counter (the next write gets + 1);
+        ``history`` are recent events ``(rv, type, kind key, object)``, oldest first,
+        contiguous and ending at ``resource_version``, replayed to watches from an RV
+        among them. Tables, indexes and the serialization cache are filled; no
+        admission runs, no subscriber, hook or watcher is told, and the digest is not
+        changed (it covers the writes since the load). Objects are taken as they are
+        (not copied): the store owns them from now on.
+        """
+        if self._rv or any(table.count for table in self._tables.values()):
+            raise RuntimeError("Store.load needs an empty store: build a new cluster to load "
+                               "a state into")
+        stored: dict[tuple[str, str, str, int], dict[str, Any]] = {}
+        for rt_key, obj in objects:
+            rv = self._load_object(rt_key, obj, resource_version)
+            meta = obj["metadata"]
+            stored[(rt_key, meta.get("namespace", ""), meta["name"], rv)] = obj
+        self._load_history(history or [], resource_version, stored)
+        self._rv = resource_version
+
+    def _load_object(self, rt_key: str, obj: dict[str, Any], resource_version: int) -> int:
+        if rt_key not in self.registry:
+            raise ValueError(f"cannot load {rt_key!r} objects: this cluster does not serve the "
+                             "kind (enable the settings that add it, e.g. kruise)")
+        meta = obj.get("metadata") or {}
+        try:
+            rv = int(meta["resourceVersion"])
+            key = (meta.get("namespace", ""), str(meta["name"]))
+        except (KeyError, TypeError, ValueError):
+            raise ValueError(f"cannot load a {rt_key} object without metadata.name and an "
+                             f"integer metadata.resourceVersion: {meta!r:.200}") from None
+        if rv > resource_version:
+            raise ValueError(f"{rt_key} {key[0]}/{key[1]} has resourceVersion {rv}, above the "
+                             f"state's resource_version {resource_version}")
+        table = self._table(rt_key)
+        names = table.by_ns.setdefault(key[0], {})
+        if key[1] in names:
+            raise ValueError(f"{rt_key} {key[0]}/{key[1]} appears twice in the state")
+        names[key[1]] = obj
+        table.count += 1
+        table.keys_changed()
+        self.indexes.update(rt_key, key, None, obj)
+        self._latest[(rt_key, *key)] = WatchEvent(rv, "ADDED", rt_key, obj, None)
+        return rv
+
+    def _load_history(self, history: list[tuple[int, str, str, dict[str, Any]]],
+                      resource_version: int,
+                      stored: dict[tuple[str, str, str, int], dict[str, Any]]) -> None:
+        """Replayable events; each one's ``prev`` is the key's previous event in the history
+        (or the object itself when the history starts after it), so that filtered
+        watches see the same ADDED/MODIFIED/DELETED transitions as before."""
+        if history:
+            rvs = [entry[0] for entry in history]
+            if rvs != list(range(rvs[0], rvs[0] + len(rvs))) or rvs[-1] != resource_version:
+                raise ValueError("a state's history must hold contiguous resourceVersions "
+                                 f"ending at its resource_version {resource_version} (got "
+                                 f"{rvs[0]}..{rvs[-1]}, {len(rvs)} events)")
+        last: dict[tuple[str, str, str], dict[str, Any]] = {}
+        for rv, type_, rt_key, obj in history:
+            meta = obj["metadata"]
+            ref = (rt_key, meta.get("namespace", ""), meta["name"])
+            obj = stored.get((*ref, rv), obj)
+            prev = last.get(ref, obj) if type_ != "ADDED" else None
+            self.history.append(WatchEvent(rv, type_, rt_key, obj, prev))
+            if type_ == "DELETED":
+                last.pop(ref, None)
+            else:
+                last[ref] = obj
+
     # -- reads --------------------------------------------------------------------------
 
     @property
@@ -294,6 +408,26 @@ class Store:
             if obj is not None:
                 out.append((rt_key, obj))
         return out
+
+    @property
+    def owners_changes(self) -> int:
+        """A counter bumped whenever any object's ownerReferences gain or lose an owner:
+        a cache of ``owned_names`` stays valid while it is unchanged."""
+        return self.indexes.owners_changes
+
+    def owned_names(self, rt_key: str, owner_uid: str, namespace: str) -> set[str]:
+        """Names of the ``rt_key`` objects in ``namespace`` whose ownerReferences name
+        ``owner_uid`` (a new set; unsorted; from the owner index, no scan)."""
+        return {name for kind, ns, name in self.indexes.dependents.get(owner_uid, ())
+                if kind == rt_key and ns == namespace}
+
+    def objects(self, rt_key: str, namespace: str, names: list[str]) -> list[dict[str, Any]]:
+        """The stored objects of ``names`` (in that order; missing ones skipped)."""
+        table = self._tables.get(rt_key)
+        stored = table.by_ns.get(namespace) if table is not None else None
+        if not stored:
+            return []
+        return [obj for obj in map(stored.get, names) if obj is not None]
 
     def by_uid(self, uid: str) -> tuple[str, dict[str, Any]] | None:
         ref = self.indexes.uids.get(uid)

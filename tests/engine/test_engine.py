@@ -75,7 +75,33 @@ def test_named_random_streams_are_independent_of_each_other() -> None:
     first = engine.rng_for("scheduler").random()
     engine.rng.random()
     engine.rng_for("kubelet").random()
-    assert engine.rng_for("scheduler").random() == first
+    alone = Engine(seed=1).rng_for("scheduler")
+    alone.random()
+    assert engine.rng_for("scheduler").random() == alone.random() != first
+
+
+def test_a_named_stream_is_kept_and_its_state_restored() -> None:
+    engine = Engine(seed=3)
+    engine.rng_for("a").random()
+    engine.rng.random()
+    states = engine.rng_states()
+    expected = (engine.rng_for("a").random(), engine.rng.random())
+    restored = Engine(seed=3)
+    restored.restore_rng_states(states)
+    assert (restored.rng_for("a").random(), restored.rng.random()) == expected
+
+
+def test_cancel_owned_drops_only_that_owners_timers() -> None:
+    engine, ran = Engine(), []
+    mine, other = object(), object()
+    with engine.owned_by(mine):
+        engine.call_later(1, lambda: engine.call_later(1, lambda: ran.append("child")))
+    with engine.owned_by(other):
+        engine.call_later(1, lambda: ran.append("other"))
+    engine.advance(1.5)
+    assert engine.cancel_owned(mine) == 1  # the child inherited its parent's owner
+    engine.advance(5)
+    assert ran == ["other"]
 
 
 # -- work queue -----------------------------------------------------------------------

@@ -28,6 +28,12 @@ image into a node's store with the kubelet's own puller (same queue, same time, 
 failures), and stop one container of a pod, which the kubelet then restarts in place
 per the pod's ``restartPolicy``.
 
+**Restart** (``resync``, called by the cluster after it rebuilt this manager over a
+populated store, before the pods' catch-up events): pods that a kubelet ran before
+(bound, with a ``status.startTime``) are *adopted* from their status (``adopt.py``)
+instead of admitted afresh, so a kubelet restart does not restart containers; node
+agents start again (Lease renewal and a node status post at once, then every 10 s).
+
 Randomness comes from three named streams (``kubelet.jitter``,
 ``kubelet.container-ids``, ``kubelet.pulls``), drawn in event order: same seed and
 same calls, same history.
@@ -40,6 +46,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kitlib.cluster.context import ClusterContext
+from kitlib.cluster.kubelet.adopt import adopt, adoptable
 from kitlib.cluster.kubelet.behaviour import annotation_problems
 from kitlib.cluster.kubelet.containers import State
 from kitlib.cluster.kubelet.env import Env
@@ -87,6 +94,11 @@ class KubeletManager:
         self._writing: Key | None = None
         self._external: dict[_External, PullDone] = {}
         self._nodes_seen = 0
+        #: UIDs of pods to adopt from their status (``resync``) rather than admit afresh.
+        self._adoptable: set[str] = set()
+        #: The engine owner this manager was built under: the work other node agents ask
+        #: of it (CRI calls) is its own, and goes with it when it is restarted.
+        self._owner = ctx.engine.owner
         self.runner: Runner[Key] = Runner(ctx.engine, "kubelet", self.sync,
                                           priority=Priority.ACTOR)
         ctx.store.subscribe(IMAGE.key, self._on_image)
@@ -97,6 +109,13 @@ class KubeletManager:
         for node in ctx.store.select("nodes"):
             self._add_node(node)
         ctx.node_runtime = self
+
+    def resync(self) -> None:
+        """After a restart: every pod a kubelet ran before is adopted at its next sync
+        (from its status: running containers stay running), not started again."""
+        for pod in self.ctx.store.iter_objects("pods"):
+            if adoptable(pod):
+                self._adoptable.add(pod["metadata"]["uid"])
 
     def runtime(self, namespace: str, name: str) -> PodRuntime | None:
         """The kubelet's record of a pod (for tests and tracing)."""
@@ -146,7 +165,7 @@ class KubeletManager:
                           rng=self._pulls, on_pull_done=self._pulled)
         self._nodes_seen += 1
         self.agents[agent.name] = agent
-        agent.start()
+        agent.start(resume=bool((node.get("status") or {}).get("conditions")))
         if not agent.down:
             self._enqueue_node_pods(agent)
 
@@ -209,11 +228,28 @@ class KubeletManager:
         agent = self.agents.get((pod.get("spec") or {}).get("nodeName") or "")
         if agent is None or agent.down:
             return
+        if rt is None and pod["metadata"]["uid"] in self._adoptable:
+            self._adoptable.discard(pod["metadata"]["uid"])
+            rt = self._adopt(pod, agent)
         if rt is None:
             if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
                 return  # finished before this kubelet knew it
             rt = self._admit(pod, agent)
         self._run(rt, pod, agent)
+
+    def _adopt(self, pod: dict[str, Any], agent: NodeAgent) -> PodRuntime | None:
+        """A pod a kubelet ran before this one: rebuilt from its status (``adopt.py``).
+        A finished pod is adopted only while it is being deleted (to remove it)."""
+        finished = (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+        if finished and not pod["metadata"].get("deletionTimestamp"):
+            return None
+        rt = self._admit(pod, agent)
+        adopt(rt, self._env(rt, pod, agent), agent.ips.reserve)
+        return rt
+
+    def _env(self, rt: PodRuntime, pod: dict[str, Any], agent: NodeAgent) -> Env:
+        return Env(self.ctx.now, pod, rt, self.settings, agent, self.catalog, self._jitter,
+                   self._ids)
 
     def _admit(self, pod: dict[str, Any], agent: NodeAgent) -> PodRuntime:
         rt = PodRuntime.admit(pod, self.ctx.now)
@@ -223,8 +259,7 @@ class KubeletManager:
         return rt
 
     def _run(self, rt: PodRuntime, pod: dict[str, Any], agent: NodeAgent) -> None:
-        env = Env(self.ctx.now, pod, rt, self.settings, agent, self.catalog, self._jitter,
-                  self._ids)
+        env = self._env(rt, pod, agent)
         rt.refresh(pod)
         rt.sandbox_blocked = False
         self._refresh_behaviours(rt, env)
@@ -337,7 +372,8 @@ class KubeletManager:
             return False
         key = _External(node, waiter)
         self._external[key] = on_done
-        agent.request_pull(info, key)
+        with self.ctx.engine.owned_by(self._owner):
+            agent.request_pull(info, key)
         return True
 
     def pull_state(self, node: str, waiter: Hashable) -> str | None:
@@ -350,7 +386,8 @@ class KubeletManager:
         self._external.pop(key, None)
         agent = self.agents.get(node)
         if agent is not None:
-            agent.cancel_pull(key)
+            with self.ctx.engine.owned_by(self._owner):
+                agent.cancel_pull(key)
 
     def kill_container(self, namespace: str, name: str, uid: str, container: str, *,
                        grace: float | None = None, message: str = "") -> bool:
@@ -367,11 +404,11 @@ class KubeletManager:
         c = next((c for c in rt.main_containers if c.name == container), None)
         if c is None or c.state is not State.RUNNING or rt.terminating:
             return False
-        env = Env(self.ctx.now, pod, rt, self.settings, agent, self.catalog, self._jitter,
-                  self._ids)
+        env = self._env(rt, pod, agent)
         kill(c, env, why="runtime", then=State.EXITED,
              grace=env.termination_grace if grace is None else grace,
              message=message or f"Stopping container {container}")
-        self._report(rt, pod, env, agent)
-        self.runner.enqueue(rt.key)
+        with self.ctx.engine.owned_by(self._owner):
+            self._report(rt, pod, env, agent)
+            self.runner.enqueue(rt.key)
         return True

@@ -53,6 +53,15 @@ class PodIPAllocator:
         self._next = self._first if offset >= self._last else offset + 1
         return str(ipaddress.ip_address(self._base + offset))
 
+    def reserve(self, ip: str) -> None:
+        """Mark ``ip`` as taken (a pod adopted with its IP after a kubelet restart)."""
+        try:
+            offset = int(ipaddress.ip_address(ip)) - self._base
+        except ValueError:
+            return
+        if self._first <= offset <= self._last:
+            self._used.add(offset)
+
     def release(self, ip: str) -> None:
         try:
             offset = int(ipaddress.ip_address(ip)) - self._base

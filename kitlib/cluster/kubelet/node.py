@@ -126,9 +126,16 @@ class NodeAgent:
     def down(self) -> bool:
         return self.down_since is not None
 
-    def start(self) -> None:
+    def start(self, *, resume: bool = False) -> None:
+        """Start heartbeats: at once for a new node; with ``resume`` (a node a kubelet
+        reported on before this one, after a restart) at the next settle, so that
+        rebuilding a cluster writes nothing by itself."""
         if self.faults.down:
             self.down_since = self.ctx.now
+        elif resume:
+            self._timer = self.ctx.engine.call_soon(lambda: self._heartbeat(force=True),
+                                                    priority=Priority.ACTOR,
+                                                    label="kubelet-heartbeat")
         else:
             self._heartbeat(force=True)
 
