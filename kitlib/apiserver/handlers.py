@@ -10,6 +10,11 @@ Deployment, garbage collection) are visible to the next request.
 Field validation follows ``?fieldValidation=``: unknown fields are always
 dropped; ``Strict`` (kubectl's default) rejects them with 400, ``Warn`` (the
 server default) answers with ``Warning`` headers.
+
+Every object a write would store is at most ``MAX_NESTING_DEPTH`` deep (400), a
+patch may not leave it larger than ``MAX_OBJECT_BYTES`` (413), a replica count
+must fit an int32 (400, as upstream's decoder), and a list's ``resourceVersion``
+and ``resourceVersionMatch`` are checked as upstream's ``ValidateListOptions``.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from kitlib.apiserver.wire import (
 )
 from kitlib.cluster.embedded import EmbeddedCluster
 from kitlib.model import errors, patch, schema
+from kitlib.model.limits import MAX_OBJECT_BYTES, check_nesting, json_size
 from kitlib.model.registry import ResourceType
 from kitlib.model.selectors import FieldSelector, LabelSelector
 from kitlib.store.store import DeleteOptions
@@ -94,6 +100,7 @@ class ResourceHandlers:
         return json_response(self.store.raw(rt.key, obj))
 
     def list_collection(self, rt: ResourceType, ns: str | None, req: Request) -> Response:
+        _check_list_options(req.query)
         result = self.store.list_objects(
             rt.key, namespace=ns, labels=LabelSelector.parse(req.query.get("labelSelector")),
             fields=FieldSelector.parse(req.query.get("fieldSelector")),
@@ -141,11 +148,12 @@ class ResourceHandlers:
         if sub == "scale":
             return self._update_scale(rt, ns, name, body, req)
         body = self._validated(rt, body, req)
-        body_name = (body.get("metadata") or {}).get("name")
+        meta = _object_field(body, "metadata")
+        body_name = meta.get("name")
         if body_name not in (None, name):
             raise errors.BadRequest(f"the name of the object ({body_name}) does not match the "
                                     f"name on the URL ({name})")
-        body.setdefault("metadata", {})["name"] = name
+        meta["name"] = name
         updated = self.store.update(rt.key, body, namespace=ns, subresource=sub,
                                     dry_run=req.dry_run)
         self._settle(req)
@@ -190,6 +198,9 @@ class ResourceHandlers:
                 result = patch.strategic_merge_patch(current, body, kind=rt.kind)
             if not isinstance(result, dict):
                 raise errors.BadRequest("the patch does not leave a JSON object")
+            # A decoded body is already checked (wire.decode_body); a patch result may not be.
+            check_nesting(result, what=f"the patched {rt.kind}")
+            _check_object_size(result)
             return self._validated(rt, result, req)
         return change
 
@@ -205,13 +216,13 @@ class ResourceHandlers:
         if not isinstance(body, dict):
             raise errors.BadRequest("an apply patch must be an object")
         if self.store.peek(rt.key, ns if rt.namespaced else "", name) is None:
-            body.setdefault("metadata", {})["name"] = name
+            _object_field(body, "metadata")["name"] = name
             created = self.store.create(rt.key, self._validated(rt, body, req),
                                         namespace=ns or None, dry_run=req.dry_run)
             self._settle(req)
             return json_response(created, 201)
         kind = "strategic" if rt.strategic_merge else "merge"
-        body.get("metadata", {}).pop("resourceVersion", None)
+        _object_field(body, "metadata").pop("resourceVersion", None)
         updated = self.store.modify(rt.key, ns, name, self._patcher(rt, kind, body, req),
                                     dry_run=req.dry_run)
         self._settle(req)
@@ -287,10 +298,16 @@ class ResourceHandlers:
                      req: Request) -> Response:
         def patched(scale: dict[str, Any]) -> dict[str, Any]:
             if kind == "json":
-                return dict(patch.json_patch(scale, body))
-            if kind == "merge":
-                return dict(patch.json_merge_patch(scale, body))
-            return patch.strategic_merge_patch(scale, body, kind="Scale")
+                result = patch.json_patch(scale, body)
+            elif kind == "merge":
+                result = patch.json_merge_patch(scale, body)
+            elif isinstance(body, dict):
+                result = patch.strategic_merge_patch(scale, body, kind="Scale")
+            else:
+                raise errors.BadRequest("a strategic merge patch must be a JSON object")
+            if not isinstance(result, dict):
+                raise errors.BadRequest("the patch does not leave a Scale object")
+            return result
         return self._write_scale(rt, ns, name, patched, req)
 
     def _write_scale(self, rt: ResourceType, ns: str, name: str,
@@ -300,12 +317,15 @@ class ResourceHandlers:
 
         def change(current: dict[str, Any]) -> dict[str, Any]:
             scale = make(self._scale_of(rt, current))
-            replicas = (scale.get("spec") or {}).get("replicas")
+            replicas = _object_field(scale, "spec", create=False).get("replicas")
             if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
                 raise errors.invalid_object("Scale", "autoscaling", name, [
                     f"spec.replicas: Invalid value: {replicas!r}: must be greater than or equal "
                     "to 0"])
-            rv = (scale.get("metadata") or {}).get("resourceVersion")
+            if replicas > _INT32_MAX:  # upstream's Scale.spec.replicas is an int32
+                raise errors.BadRequest(f"Scale in body is invalid: spec.replicas: {replicas} "
+                                        f"does not fit an int32 (at most {_INT32_MAX})")
+            rv = _object_field(scale, "metadata", create=False).get("resourceVersion")
             if rv:
                 current["metadata"]["resourceVersion"] = rv
             _path_set(current, path, replicas)
@@ -321,6 +341,7 @@ class ResourceHandlers:
         if not isinstance(body, dict):
             raise errors.BadRequest(f"the request body must be a JSON object describing a "
                                     f"{rt.kind}, got {type(body).__name__}")
+        _check_replicas_range(rt, body)
         mode = req.query.get("fieldValidation") or "Warn"
         if mode not in ("Strict", "Warn", "Ignore"):
             raise errors.BadRequest(f'fieldValidation: Unsupported value: "{mode}": supported '
@@ -347,6 +368,73 @@ class ResourceHandlers:
     def _settle(self, req: Request) -> None:
         if not req.dry_run:
             self.cluster.settle()
+
+
+_INT32_MAX = 2**31 - 1
+
+
+def _object_field(obj: dict[str, Any], key: str, *, create: bool = True) -> dict[str, Any]:
+    """``obj[key]`` as an object: absent or null is ``{}`` (stored in ``obj`` if ``create``),
+    anything else is 400 (before validation has looked, e.g. for a mismatched kind)."""
+    value = obj.get(key)
+    if value is None:
+        value = {}
+        if create:
+            obj[key] = value
+    if not isinstance(value, dict):
+        raise errors.BadRequest(f"{key}: expected an object, got {type(value).__name__}")
+    return value
+
+
+def _check_replicas_range(rt: ResourceType, body: dict[str, Any]) -> None:
+    """400 for a replica count that is not an int32, as upstream's decoder answers."""
+    if rt.scale is None:
+        return
+    replicas = _path_get(body, rt.scale.spec_replicas_path)
+    if isinstance(replicas, int) and not isinstance(replicas, bool) and \
+            abs(replicas) > _INT32_MAX:
+        raise errors.BadRequest(f"{rt.kind} in body is invalid: "
+                                f"{rt.scale.spec_replicas_path.strip('.')}: {replicas} does not "
+                                f"fit an int32 (at most {_INT32_MAX})")
+
+
+def _check_object_size(obj: dict[str, Any]) -> None:
+    """413 when a patch would leave an object larger than ``MAX_OBJECT_BYTES``."""
+    if json_size(obj, limit=MAX_OBJECT_BYTES) > MAX_OBJECT_BYTES:
+        raise errors.RequestEntityTooLarge(
+            f"Request entity too large: the patched object would be larger than "
+            f"{MAX_OBJECT_BYTES} bytes: keep large data out of the object")
+
+
+_RV_MATCHES = ("Exact", "NotOlderThan")
+
+
+def _check_list_options(query: dict[str, str]) -> None:
+    """Upstream's ``ValidateListOptions`` for a list (not a watch): 400/422, never ignored.
+
+    The store serves every list from its latest state, which satisfies any
+    ``NotOlderThan`` request; the options are checked so that a typo is reported.
+    """
+    rv = query.get("resourceVersion") or ""
+    if rv and not (rv.isdigit() and rv.isascii()):
+        raise errors.BadRequest(f'resourceVersion: Invalid value: "{rv[:100]}": must be a '
+                                "resourceVersion this server handed out (a non-negative "
+                                "integer), or empty")
+    match = query.get("resourceVersionMatch") or ""
+    if not match:
+        return
+    problems = []
+    if not rv:
+        problems.append("resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden "
+                        "unless resourceVersion is provided")
+    if query.get("continue"):
+        problems.append("resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden "
+                        "when continue is provided")
+    if match not in _RV_MATCHES:
+        problems.append(f'resourceVersionMatch: Unsupported value: "{match[:100]}": supported '
+                        'values: "Exact", "NotOlderThan", ""')
+    if problems:
+        raise errors.invalid_object("ListOptions", "meta.k8s.io", "", problems)
 
 
 def _warning_headers(req: Request) -> dict[str, str]:

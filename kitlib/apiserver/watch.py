@@ -23,6 +23,7 @@ Each object is serialized once per version and shared by every watcher.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -77,7 +78,10 @@ def _timeout(value: str | None) -> float:
     try:
         seconds = float(value)
     except ValueError:
-        raise errors.BadRequest(f"timeoutSeconds must be a number, got {value!r}") from None
+        seconds = math.nan
+    if not math.isfinite(seconds):
+        raise errors.BadRequest(f"timeoutSeconds must be a number of seconds, got "
+                                f"{value[:100]!r}")
     return DEFAULT_TIMEOUT if seconds <= 0 else seconds
 
 

@@ -4,7 +4,8 @@
   YAML (aliases refused, so a small document cannot expand into a huge one),
   and kubectl's protobuf envelope for the kinds ``protobuf.py`` knows. Bodies
   over ``MAX_BODY_BYTES`` are answered with 413, as the real API server's 3 MiB
-  limit does.
+  limit does, and bodies nested deeper than ``MAX_NESTING_DEPTH`` with 400
+  (``kitlib.model.limits`` gives the numbers and why).
 * Responses: always JSON (clients that offer protobuf also offer JSON); a
   ``meta.k8s.io`` Table when the Accept header asks for ``as=Table``.
 * Errors: every ``ApiError`` becomes its ``Status`` body with the matching
@@ -22,6 +23,7 @@ from starlette.responses import Response
 
 from kitlib.apiserver.protobuf import PROTOBUF_CONTENT_TYPE, decode_request
 from kitlib.model import errors
+from kitlib.model.limits import MAX_BODY_BYTES, MAX_NESTING_DEPTH, body_too_large, check_nesting
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -33,7 +35,6 @@ __all__ = [
     "wants_table",
 ]
 
-MAX_BODY_BYTES = 3 * 1024 * 1024
 JSON = "application/json"
 _JSON_TYPES = {"application/json", "application/merge-patch+json",
                "application/strategic-merge-patch+json", "application/json-patch+json", ""}
@@ -46,7 +47,18 @@ def media_type(content_type: str | None) -> str:
 
 
 class _NoAliasLoader(yaml.SafeLoader):
-    """A YAML loader that refuses anchors/aliases (no "billion laughs" expansion)."""
+    """A YAML loader that yields what upstream's YAML-to-JSON conversion yields.
+
+    Anchors/aliases are refused (no "billion laughs" expansion); timestamps stay
+    strings; scalar mapping keys become strings (``1`` → ``"1"``, ``null`` →
+    ``"null"``), as ``sigs.k8s.io/yaml`` converts them, and other keys are refused.
+    """
+
+    yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers
+                if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
@@ -54,26 +66,56 @@ class _NoAliasLoader(yaml.SafeLoader):
             raise yaml.YAMLError(f"YAML aliases are not accepted (line {event.start_mark.line + 1})")
         return super().compose_node(parent, index)
 
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+        # Keys are converted one by one: as Python values, 1 and true would be one key.
+        if not isinstance(node, yaml.MappingNode):
+            raise yaml.YAMLError(f"expected a mapping (line {node.start_mark.line + 1})")
+        self.flatten_mapping(node)
+        return {_yaml_key(self.construct_object(key, deep=deep), key):
+                self.construct_object(value, deep=deep) for key, value in node.value}
+
+
+def _yaml_key(key: Any, node: Any) -> str:
+    if isinstance(key, str):
+        return key
+    if key is None or isinstance(key, bool):
+        return {None: "null", True: "true", False: "false"}[key]
+    if isinstance(key, int | float):
+        return repr(key)
+    raise yaml.YAMLError(f"a mapping key must be a string or a number, got {type(key).__name__} "
+                         f"(line {node.start_mark.line + 1})")
+
 
 def decode_body(body: bytes, content_type: str | None) -> Any:
+    """The value a request body carries (400/413/415 ``ApiError`` when it cannot be had)."""
     if len(body) > MAX_BODY_BYTES:
-        raise errors.RequestEntityTooLarge(
-            f"the request body is {len(body)} bytes; the limit is {MAX_BODY_BYTES} bytes")
+        raise body_too_large(f"the body is {len(body)} bytes")
     if not body.strip():
         raise errors.BadRequest("the request body is empty: send the object as JSON or YAML")
     kind = media_type(content_type)
+    if kind in _JSON_TYPES or kind.endswith("+json"):
+        return _decode_json(body)
     if kind == PROTOBUF_CONTENT_TYPE:
-        return decode_request(body)
-    if kind in _YAML_TYPES:
-        return _decode_yaml(body)
-    if kind not in _JSON_TYPES and not kind.endswith("+json"):
+        value = decode_request(body)
+    elif kind in _YAML_TYPES:
+        value = _decode_yaml(body)
+    else:
         raise errors.UnsupportedMediaType(
             f"the body of the request was in an unknown format ({kind}) - accepted media types "
             "include: application/json, application/yaml, application/vnd.kubernetes.protobuf")
+    check_nesting(value)
+    return value
+
+
+def _decode_json(body: bytes) -> Any:
     try:
-        return orjson.loads(body)
+        value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise errors.BadRequest(f"the request body is not valid JSON: {exc}") from None
+    if body.count(b"{") + body.count(b"[") <= MAX_NESTING_DEPTH:
+        return value  # too few brackets to nest too deeply: skip the walk
+    check_nesting(value)
+    return value
 
 
 def _decode_yaml(body: bytes) -> Any:

@@ -27,6 +27,7 @@ __all__ = [
     "NotAcceptable",
     "NotFound",
     "RequestEntityTooLarge",
+    "RequestTimeout",
     "ServiceUnavailable",
     "Timeout",
     "TooManyRequests",
@@ -154,6 +155,12 @@ class Timeout(ApiError):
     code, reason = 504, "Timeout"
 
 
+class RequestTimeout(ApiError):
+    """408: the client did not send its request in time (a slow or stalled upload)."""
+
+    code, reason = 408, "Timeout"
+
+
 _BY_REASON: dict[str, type[ApiError]] = {
     cls.reason: cls
     for cls in (
@@ -164,7 +171,7 @@ _BY_REASON: dict[str, type[ApiError]] = {
 }
 _BY_CODE: dict[int, type[ApiError]] = {
     400: BadRequest, 401: Unauthorized, 403: Forbidden, 404: NotFound, 405: MethodNotAllowed,
-    406: NotAcceptable, 409: Conflict, 410: Expired, 413: RequestEntityTooLarge,
+    406: NotAcceptable, 408: RequestTimeout, 409: Conflict, 410: Expired, 413: RequestEntityTooLarge,
     415: UnsupportedMediaType, 422: Invalid, 429: TooManyRequests, 500: InternalError,
     503: ServiceUnavailable, 504: Timeout,
 }

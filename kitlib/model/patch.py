@@ -25,7 +25,14 @@ from typing import Any, Final
 import jsonpatch
 import jsonpointer
 
-from .errors import BadRequest, Invalid
+from .errors import BadRequest, Invalid, RequestEntityTooLarge
+from .limits import (
+    MAX_COPY_BYTES,
+    MAX_JSON_PATCH_OPERATIONS,
+    MAX_NESTING_DEPTH,
+    json_size,
+    nesting_depth,
+)
 
 __all__ = ["json_merge_patch", "json_patch", "strategic_merge_patch"]
 
@@ -82,16 +89,56 @@ def json_patch(original: Any, ops: Any) -> Any:
     ``op``/``path``/``value``, unknown ``op``, a path not starting with ``/``) raises
     ``BadRequest``. An operation that cannot be applied to this object (failed ``test``,
     missing member, index out of range) raises ``Invalid`` (422, as Kubernetes answers).
+
+    Patch bombs are refused before they cost memory: more than
+    ``MAX_JSON_PATCH_OPERATIONS`` operations is 413 (upstream's limit and message), and
+    ``copy`` operations may duplicate at most ``MAX_COPY_BYTES`` of JSON in total and
+    may not nest the object deeper than ``MAX_NESTING_DEPTH`` (see ``limits``).
     """
     if not isinstance(ops, list):
         raise BadRequest(
             "a JSON patch (application/json-patch+json) must be a list of operations, "
             f"got {_show(ops)}"
         )
+    if len(ops) > MAX_JSON_PATCH_OPERATIONS:
+        raise RequestEntityTooLarge(
+            f"The allowed maximum operations in a JSON patch is {MAX_JSON_PATCH_OPERATIONS}, "
+            f"got {len(ops)}: split the patch into several requests")
     document = _copy(original)
+    budget = _CopyBudget()
     for index, op in enumerate(_copy(ops)):
+        budget.charge(document, index, op)
         document = _apply_operation(document, index, op)
     return document
+
+
+class _CopyBudget:
+    """What the ``copy`` operations of one patch have duplicated so far (in JSON bytes)."""
+
+    def __init__(self) -> None:
+        self.copied = 0
+
+    def charge(self, document: Any, index: int, op: Any) -> None:
+        if not isinstance(op, dict) or op.get("op") != "copy":
+            return
+        source = op.get("from")
+        target = op.get("path")
+        if not isinstance(source, str) or not isinstance(target, str):
+            return  # malformed: _apply_operation says why
+        try:
+            value = jsonpointer.resolve_pointer(document, source)
+            target_depth = len(jsonpointer.JsonPointer(target).parts)
+        except jsonpointer.JsonPointerException:
+            return  # _apply_operation says why
+        self.copied += json_size(value, limit=MAX_COPY_BYTES - self.copied)
+        if self.copied > MAX_COPY_BYTES:
+            raise RequestEntityTooLarge(_op_failure(
+                index, op, f"the copy operations of this patch duplicate more than "
+                f"{MAX_COPY_BYTES} bytes of JSON; copy less, or send the values themselves"))
+        if target_depth + nesting_depth(value) > MAX_NESTING_DEPTH:
+            raise BadRequest(_op_failure(
+                index, op, f"the copy would nest the object more than {MAX_NESTING_DEPTH} "
+                "levels deep"))
 
 
 def _apply_operation(document: Any, index: int, op: Any) -> Any:

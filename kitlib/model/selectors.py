@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from .errors import BadRequest
+from .validation import label_key_errors, label_value_errors
 
 __all__ = [
     "FieldRequirement",
@@ -164,6 +165,15 @@ _EXISTS_RE = re.compile(rf"^(!?)\s*({_KEY})$")
 
 
 def _parse_requirement(part: str) -> Requirement:
+    requirement = _match_requirement(part)
+    problems = [f"key {requirement.key!r}: {p}" for p in label_key_errors(requirement.key)]
+    problems += [f"value {v!r}: {p}" for v in requirement.values for p in label_value_errors(v)]
+    if problems:  # upstream validates keys and values as it parses
+        raise BadRequest(f"unable to parse requirement: {part[:200]!r}: " + "; ".join(problems))
+    return requirement
+
+
+def _match_requirement(part: str) -> Requirement:
     if m := _SET_RE.match(part):
         values = tuple(sorted(v.strip() for v in m.group(4).split(",") if v.strip()))
         if not values:
