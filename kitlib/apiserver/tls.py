@@ -3,13 +3,17 @@
 At every start a fresh CA and a server certificate for ``127.0.0.1`` and
 ``localhost`` are made (ECDSA P-256, valid for a year) and kept in a private
 directory (mode 0700, key files 0600) that is removed at exit. The kubeconfig
-carries the CA (so kubectl verifies the server) and a random bearer token; it
-is written atomically with mode 0600.
+carries the CA (so kubectl verifies the server) and a random bearer token (256
+bits from ``secrets``, new at every start); it is written atomically with mode
+0600 — through a temporary file created exclusively and without following
+symlinks, so a file planted at that name cannot receive the token — and the
+directories kitlib makes for it are 0700.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import ipaddress
 import os
@@ -24,7 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["TlsMaterial", "make_tls", "new_token", "write_kubeconfig"]
+__all__ = ["TOKEN_BYTES", "TlsMaterial", "make_tls", "new_token", "write_kubeconfig"]
 
 
 @dataclass(frozen=True)
@@ -35,8 +39,12 @@ class TlsMaterial:
     key_file: Path
 
 
+#: Random bytes in a bearer token (256 bits; Kubernetes asks for at least 128).
+TOKEN_BYTES = 32
+
+
 def new_token() -> str:
-    return secrets.token_urlsafe(32)
+    return secrets.token_urlsafe(TOKEN_BYTES)
 
 
 def _name(common_name: str) -> x509.Name:
@@ -84,9 +92,21 @@ def make_tls() -> TlsMaterial:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    """Write a new file readable by its owner only (never through a symlink, never into a
+    file that already exists with wider permissions)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
+
+
+def _make_private_dirs(directory: Path) -> None:
+    """``mkdir -p`` with mode 0700 for every directory made (existing ones are left)."""
+    missing = []
+    while not directory.exists():
+        missing.append(directory)
+        directory = directory.parent
+    for path in reversed(missing):
+        path.mkdir(mode=0o700, exist_ok=True)
 
 
 def write_kubeconfig(path: Path, *, server: str, token: str, ca_pem: bytes | None,
@@ -103,7 +123,9 @@ def write_kubeconfig(path: Path, *, server: str, token: str, ca_pem: bytes | Non
                                                 "namespace": "default"}}],
         "current-context": name,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _make_private_dirs(path.parent)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
     _write_private(tmp, yaml.safe_dump(config, sort_keys=False).encode())
     os.replace(tmp, path)

@@ -270,4 +270,21 @@ def builtin_registry() -> Registry:
         ResourceType("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", True,
                      "endpointslice", tracks_generation=False),
     ]
-    return Registry([*core, *apps, *others])
+    return Registry([*core, *apps, *others, *_rbac()])
+
+
+def _rbac() -> list[ResourceType]:
+    """RBAC kinds, **stored, not enforced**: the embedded cluster keeps Roles and bindings
+    (so ``kubectl apply`` of the manifests in ``docs/rbac/`` works and they can be read
+    back) but authorizes every request that carries its token (``docs/rbac.md``)."""
+    group = "rbac.authorization.k8s.io"
+    return [
+        ResourceType(group, "v1", "Role", "roles", True, "role", tracks_generation=False,
+                     name_rule="path"),
+        ResourceType(group, "v1", "RoleBinding", "rolebindings", True, "rolebinding",
+                     tracks_generation=False, name_rule="path"),
+        ResourceType(group, "v1", "ClusterRole", "clusterroles", False, "clusterrole",
+                     tracks_generation=False, name_rule="path"),
+        ResourceType(group, "v1", "ClusterRoleBinding", "clusterrolebindings", False,
+                     "clusterrolebinding", tracks_generation=False, name_rule="path"),
+    ]
