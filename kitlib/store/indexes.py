@@ -50,6 +50,8 @@ class Indexes:
         self.fields: dict[str, dict[str, dict[str, set[ObjKey]]]] = defaultdict(
             lambda: defaultdict(lambda: defaultdict(set)))
         self.dependents: dict[str, set[RefKey]] = defaultdict(set)
+        #: bumped whenever any object's set of owners changes (a cheap "did anything move")
+        self.owners_changes = 0
         self.uids: dict[str, RefKey] = {}
 
     def update(self, rt_key: str, key: ObjKey, old: dict[str, Any] | None,
@@ -94,6 +96,9 @@ class Indexes:
             table[after].add(key)
 
     def _update_owners(self, ref: RefKey, old: set[str], new: set[str]) -> None:
+        if old == new:
+            return
+        self.owners_changes += 1
         for uid in old - new:
             bucket = self.dependents.get(uid)
             if bucket is not None:

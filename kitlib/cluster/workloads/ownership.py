@@ -50,24 +50,28 @@ class Claims:
 
 
 def plan_claims(owner: Obj, selector: LabelSelector, objs: Iterable[Obj], *,
-                member: Callable[[Obj], bool] | None = None) -> Claims:
-    """Split ``objs`` (sorted by name) into kept, to adopt and to release."""
+                member: Callable[[Obj], bool] | None = None,
+                matches: Callable[[Obj], bool] | None = None) -> Claims:
+    """Split ``objs`` (sorted by name) into kept, to adopt and to release.
+
+    ``matches`` (default: the selector against the labels) lets a controller pass a
+    memoized selector test."""
     uid, deleting = uid_of(owner), bool(meta_of(owner).get("deletionTimestamp"))
     owned: list[Obj] = []
     to_adopt: list[Obj] = []
     to_release: list[Obj] = []
+    selected = matches or (lambda o: selector.matches(meta_of(o).get("labels")))
     for obj in objs:
-        matches = selector.matches(meta_of(obj).get("labels")) and (member is None
-                                                                     or member(obj))
+        matches_ = selected(obj) and (member is None or member(obj))
         ref = controller_of(obj)
         if ref is not None:
             if ref.get("uid") != uid:
                 continue
-            if matches:
+            if matches_:
                 owned.append(obj)
             elif not deleting:
                 to_release.append(obj)
-        elif matches and not deleting and not meta_of(obj).get("deletionTimestamp") \
+        elif matches_ and not deleting and not meta_of(obj).get("deletionTimestamp") \
                 and namespace_of(obj) == namespace_of(owner):
             to_adopt.append(obj)
     return Claims(tuple(owned), tuple(to_adopt), tuple(to_release))
@@ -75,11 +79,11 @@ def plan_claims(owner: Obj, selector: LabelSelector, objs: Iterable[Obj], *,
 
 def candidates(store: Store, rt_key: str, owner: Obj, selector: LabelSelector) -> list[Obj]:
     """Objects of ``rt_key`` that ``owner`` controls or its selector matches, sorted by name."""
-    found = {name_of(o): o for o in store.select(rt_key, namespace=namespace_of(owner),
-                                                    labels=selector)}
-    for key, obj in store.by_owner(uid_of(owner)):
-        if key == rt_key:
-            found.setdefault(name_of(obj), obj)
+    namespace = namespace_of(owner)
+    found = {name_of(o): o for o in store.select(rt_key, namespace=namespace, labels=selector)}
+    owned = store.owned_names(rt_key, uid_of(owner), namespace).difference(found)
+    for obj in store.objects(rt_key, namespace, list(owned)):
+        found[name_of(obj)] = obj
     return [found[name] for name in sorted(found)]
 
 
@@ -108,9 +112,10 @@ def release(store: Store, rt_key: str, obj: Obj, owner_uid: str) -> None:
 
 
 def claim(store: Store, rt_key: str, owner: Obj, selector: LabelSelector,
-          objs: Iterable[Obj], *, member: Callable[[Obj], bool] | None = None) -> list[Obj]:
+          objs: Iterable[Obj], *, member: Callable[[Obj], bool] | None = None,
+          matches: Callable[[Obj], bool] | None = None) -> list[Obj]:
     """Adopt and release as ``plan_claims`` says; the objects ``owner`` now controls."""
-    plan = plan_claims(owner, selector, objs, member=member)
+    plan = plan_claims(owner, selector, objs, member=member, matches=matches)
     for obj in plan.release:
         release(store, rt_key, obj, uid_of(owner))
     adopted = [a for a in (adopt(store, rt_key, o, owner) for o in plan.adopt) if a is not None]

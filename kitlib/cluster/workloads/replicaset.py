@@ -50,7 +50,10 @@ COMPONENT = "replicaset-controller"
 class ReplicaSetController:
     def __init__(self, ctx: ClusterContext) -> None:
         self.ctx = ctx
-        self.runner: Runner[Key] = Runner(ctx.engine, "replicaset", self.reconcile)
+        self.runner: Runner[Key] = Runner(ctx.engine, "replicaset", self.reconcile,
+                                          busy=self._busy)
+        #: pods each ReplicaSet's last reconcile walked (its busy window, ``Runner``)
+        self._walked: dict[Key, int] = {}
         ctx.store.subscribe(REPLICASETS, self._on_replicaset)
         ctx.store.subscribe("pods", self._on_pod)
 
@@ -83,9 +86,11 @@ class ReplicaSetController:
     def reconcile(self, key: Key) -> Result | None:
         rs = self.ctx.store.peek(REPLICASETS, *key)
         if rs is None:
+            self._walked.pop(key, None)
             return None
         selector = LabelSelector.from_object((rs.get("spec") or {}).get("selector"))
         pods = self._claimed(rs, selector)
+        self._walked[key] = len(pods)
         failure = None
         if not meta_of(rs).get("deletionTimestamp"):
             failure = self._manage(rs, pods)
@@ -94,6 +99,9 @@ class ReplicaSetController:
         min_ready = float((rs.get("spec") or {}).get("minReadySeconds") or 0)
         after = available_in(pods, min_ready, self.ctx.now)
         return Result(requeue_after=after) if after is not None else None
+
+    def _busy(self, key: Key) -> float:
+        return self._walked.get(key, 0) * self.ctx.settings.reconcile_seconds_per_object
 
     def _claimed(self, rs: Obj, selector: LabelSelector) -> list[Obj]:
         found = [p for p in candidates(self.ctx.store, "pods", rs, selector) if is_active(p)]

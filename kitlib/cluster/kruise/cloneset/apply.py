@@ -140,12 +140,12 @@ class CloneSetWriter:
         """In-place ``Refresh`` and lifecycle transitions of every pod; (patched any, waits)."""
         changed, waits = False, []
         for pod in pods:
-            patched, wait = self._refresh(cs, pod, update)
+            patched, wait = self.refresh_pod(cs, pod, update)
             changed |= patched
             waits += [wait] if wait else []
         return changed, waits
 
-    def _refresh(self, cs: Obj, pod: Obj, update: str) -> tuple[bool, float | None]:
+    def refresh_pod(self, cs: Obj, pod: Obj, update: str) -> tuple[bool, float | None]:
         """Upstream ``refreshPodState`` + ``fixPodTemplateHashLabel``: only a lifecycle or
         hash-label change counts as "patched" (the in-place ``Refresh`` writes do not)."""
         action = inplace.refresh_action(pod, self.ctx.now)

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kitlib.cluster.kruise.cloneset.diff import Diffs
+from kitlib.cluster.kruise.cloneset.diff import Diffs, PodFacts
 from kitlib.cluster.kruise.lifecycle import PREPARING_DELETE, state_of
 from kitlib.cluster.podutil import condition, is_ready
 from kitlib.cluster.workloads.podorder import DELETION_COST
@@ -66,10 +66,18 @@ def new_instance_id(rng: random.Random) -> str:
 def plan_scale(pods: Sequence[Obj], diffs: Diffs, *, replicas: int,
                pods_to_delete: Sequence[str], ready_now: Callable[[Obj], bool],
                is_updated: Callable[[Obj], bool], keep_preparing_delete: bool,
-               sort: Callable[[list[Obj]], list[Obj]]) -> ScalePlan:
-    """Upstream ``Scale`` steps 1, 3-6 (``diffs`` is step 2)."""
-    specified = [p for p in pods if is_specified_delete(p, pods_to_delete)]
-    preparing = [p for p in pods if state_of(p) == PREPARING_DELETE]
+               sort: Callable[[list[Obj]], list[Obj]],
+               facts: Sequence[PodFacts] | None = None) -> ScalePlan:
+    """Upstream ``Scale`` steps 1, 3-6 (``diffs`` is step 2).
+
+    ``facts``: the ``PodFacts`` the diffs were computed from, one per pod in order (their
+    specified-delete and preparing-delete flags are then not recomputed)."""
+    if facts is None:
+        specified = [p for p in pods if is_specified_delete(p, pods_to_delete)]
+        preparing = [p for p in pods if state_of(p) == PREPARING_DELETE]
+    else:
+        specified = [p for p, f in zip(pods, facts, strict=True) if f.specified_delete]
+        preparing = [p for p, f in zip(pods, facts, strict=True) if f.preparing_delete]
     num_to_delete = len({name_of(p) for p in [*specified, *preparing]})
     if not keep_preparing_delete:
         gap = replicas - len(pods) + num_to_delete

@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from kitlib.cluster.kruise.cloneset.diff import partition_replicas
 from kitlib.cluster.kruise.inplace import INPLACE_READY, equal_to_revision
@@ -22,7 +22,7 @@ from kitlib.cluster.podutil import condition, is_available
 from kitlib.model.objects import format_time, parse_time
 from kitlib.model.selectors import LabelSelector
 
-__all__ = ["calculate_status", "is_pod_available", "is_update_ready"]
+__all__ = ["PodCounts", "calculate_status", "count_pods", "is_pod_available", "is_update_ready"]
 
 Obj = dict[str, Any]
 MAX_INT32 = 2**31 - 1
@@ -50,22 +50,46 @@ def _selector_string(cs: Obj) -> str:
     return str(LabelSelector.from_object(selector)) if selector else ""
 
 
+class PodCounts(NamedTuple):
+    """The pod counts of a CloneSet's status (over its active pods)."""
+
+    replicas: int
+    ready: int
+    available: int
+    updated: int
+    updated_ready: int
+    updated_available: int
+
+
+def count_pods(pods: Sequence[Obj], *, update_revision: str, min_ready_seconds: float,
+               now: float) -> PodCounts:
+    updated = [p for p in pods if equal_to_revision(p, update_revision)]
+    return PodCounts(
+        len(pods), sum(1 for p in pods if is_update_ready(p)),
+        sum(1 for p in pods if is_pod_available(p, min_ready_seconds, now)), len(updated),
+        sum(1 for p in updated if is_update_ready(p)),
+        sum(1 for p in updated if is_pod_available(p, min_ready_seconds, now)))
+
+
 def calculate_status(cs: Obj, pods: Sequence[Obj], *, update_revision: str,
                      current_revision: str, collision_count: int, now: float,
-                     failures: Mapping[str, str] | None = None) -> Obj:
+                     failures: Mapping[str, str] | None = None,
+                     counts: PodCounts | None = None) -> Obj:
+    """The CloneSet's status over its active ``pods``; ``counts``: the controller's
+    memoized ``count_pods`` (computed here when not given)."""
     spec = cs.get("spec") or {}
     replicas = int(spec.get("replicas", 1))
-    min_ready = float(spec.get("minReadySeconds") or 0)
-    updated = [p for p in pods if equal_to_revision(p, update_revision)]
+    if counts is None:
+        counts = count_pods(pods, update_revision=update_revision, now=now,
+                            min_ready_seconds=float(spec.get("minReadySeconds") or 0))
     status: Obj = {
         "observedGeneration": int((cs.get("metadata") or {}).get("generation") or 0),
-        "replicas": len(pods),
-        "readyReplicas": sum(1 for p in pods if is_update_ready(p)),
-        "availableReplicas": sum(1 for p in pods if is_pod_available(p, min_ready, now)),
-        "updatedReplicas": len(updated),
-        "updatedReadyReplicas": sum(1 for p in updated if is_update_ready(p)),
-        "updatedAvailableReplicas": sum(1 for p in updated
-                                        if is_pod_available(p, min_ready, now)),
+        "replicas": counts.replicas,
+        "readyReplicas": counts.ready,
+        "availableReplicas": counts.available,
+        "updatedReplicas": counts.updated,
+        "updatedReadyReplicas": counts.updated_ready,
+        "updatedAvailableReplicas": counts.updated_available,
         "expectedUpdatedReplicas": replicas - partition_replicas(
             (spec.get("updateStrategy") or {}).get("partition"), replicas),
         "updateRevision": update_revision,

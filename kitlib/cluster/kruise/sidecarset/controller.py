@@ -94,7 +94,10 @@ class SidecarSetController:
             lambda: list(ctx.store.iter_objects(SIDECARSETS))))
         self.injector = SidecarInjector(ctx)
         ctx.store.add_admission("pods", self.injector)
-        self.runner: Runner[str] = Runner(ctx.engine, "sidecarset-controller", self.reconcile)
+        self.runner: Runner[str] = Runner(ctx.engine, "sidecarset-controller", self.reconcile,
+                                          busy=self._busy)
+        #: pods each SidecarSet's last reconcile walked (its busy window, ``Runner``)
+        self._walked: dict[str, int] = {}
         ctx.store.subscribe(SIDECARSETS, self._observe_sidecarset)
         ctx.store.subscribe("pods", self._observe_pod)
 
@@ -116,6 +119,7 @@ class SidecarSetController:
         if ss is None or ss["metadata"].get("deletionTimestamp"):
             return None
         pods = self.matched_pods(ss)
+        self._walked[name] = len(pods)
         revision = self._ensure_revision(ss)
         states = [pod_state(ss, p) for p in pods]
         self._write_status(ss, states, revision)
@@ -133,6 +137,9 @@ class SidecarSetController:
         for pod_name in upgrade:
             self._upgrade(ss, by_name[pod_name], revision)
         return None
+
+    def _busy(self, name: str) -> float:
+        return self._walked.get(name, 0) * self.ctx.settings.reconcile_seconds_per_object
 
     def matched_pods(self, ss: Obj) -> list[Obj]:
         spec = ss.get("spec") or {}
