@@ -366,7 +366,7 @@ class Store:
         """``obj`` (a stored object) as JSON bytes, serialized at most once per version."""
         meta = obj["metadata"]
         event = self._latest.get((rt_key, meta.get("namespace", ""), meta["name"]))
-        if event is not None and event.obj is obj:
+        if event is not None and event._obj is obj:
             return event.raw
         return orjson.dumps(obj)
 
@@ -377,7 +377,7 @@ class Store:
         for obj in objs:
             meta = obj["metadata"]
             event = latest.get((rt_key, meta.get("namespace", ""), meta["name"]))
-            out.append(event.raw if event is not None and event.obj is obj
+            out.append(event.raw if event is not None and event._obj is obj
                        else orjson.dumps(obj))
         return out
 
@@ -851,7 +851,12 @@ class Store:
                 table.keys_changed()
             names[key[1]] = obj
             self.indexes.update(rt.key, key, prev, obj)
-        event = WatchEvent(self._rv, event_type, rt.key, obj, prev)
+        before = self._latest.get((rt.key, *key))
+        event = WatchEvent(self._rv, event_type, rt.key, obj, prev,
+                           prev_raw=before._raw if before is not None and prev is not None
+                           and before._obj is prev else None)
+        if before is not None:
+            before.supersede()
         if event_type == "DELETED":
             self._latest.pop((rt.key, *key), None)
         else:
@@ -917,11 +922,12 @@ class Store:
         """Objects whose content changed after being stored (someone mutated a shared object)."""
         bad = []
         for event in self.history.since(-1):
-            if event._raw is None or event.type == "DELETED":
+            obj = event._obj  # None once compacted and superseded: not a stored object
+            if event._raw is None or obj is None or event.type == "DELETED":
                 continue
-            stored = self.peek(event.rt_key, event.namespace, event.obj["metadata"]["name"])
-            if stored is event.obj and orjson.dumps(stored) != event._raw:
-                bad.append(f"{event.rt_key} {event.namespace}/{event.obj['metadata']['name']}")
+            stored = self.peek(event.rt_key, event.namespace, obj["metadata"]["name"])
+            if stored is obj and orjson.dumps(stored) != event._raw:
+                bad.append(f"{event.rt_key} {event.namespace}/{obj['metadata']['name']}")
         return bad
 
     def _details(self, rt_key: str, name: str) -> dict[str, Any]:

@@ -27,25 +27,76 @@ __all__ = ["History", "WatchEvent", "Watcher"]
 
 
 class WatchEvent:
-    """One committed write. ``obj`` is the stored (shared, read-only) object."""
+    """One committed write. ``obj`` is the stored (shared, read-only) object.
 
-    __slots__ = ("_raw", "obj", "prev", "rt_key", "rv", "type")
+    An event the history has kept for a while (``History.HOT`` newer events) is
+    **compacted**: it keeps ``prev`` only as JSON, and once a newer version of its object
+    exists (``supersede``) ``obj`` too — the dicts take several times the memory of their
+    JSON, and a superseded version is held by nothing else. ``obj``/``prev`` of a compacted
+    event decode the JSON on each access (an equal, private copy, not the stored object):
+    only a watch replaying the history or a snapshot reads them. The latest version of an
+    object is never dropped: it is the stored object itself.
+    """
+
+    __slots__ = ("_obj", "_old", "_prev", "_prev_raw", "_raw", "_superseded", "rt_key", "rv",
+                 "type")
 
     def __init__(self, rv: int, type_: str, rt_key: str, obj: dict[str, Any],
-                 prev: dict[str, Any] | None) -> None:
+                 prev: dict[str, Any] | None, *, prev_raw: bytes | None = None) -> None:
         self.rv = rv
         self.type = type_
         self.rt_key = rt_key
-        self.obj = obj
-        self.prev = prev
+        self._obj: dict[str, Any] | None = obj
+        self._prev = prev
+        #: ``prev`` as JSON when the caller has it already (the previous event's ``raw``)
+        self._prev_raw = prev_raw
         self._raw: bytes | None = None
+        self._old = False
+        self._superseded = type_ == "DELETED"
+
+    @property
+    def obj(self) -> dict[str, Any]:
+        obj = self._obj
+        if obj is not None:
+            return obj
+        decoded: dict[str, Any] = orjson.loads(self.raw)
+        return decoded
+
+    @property
+    def prev(self) -> dict[str, Any] | None:
+        if self._prev is not None or self._prev_raw is None:
+            return self._prev
+        decoded: dict[str, Any] = orjson.loads(self._prev_raw)
+        return decoded
 
     @property
     def raw(self) -> bytes:
         """The object as JSON, serialized once and shared by every watcher."""
         if self._raw is None:
-            self._raw = orjson.dumps(self.obj)
+            self._raw = orjson.dumps(self._obj)
         return self._raw
+
+    def compact(self) -> None:
+        """The history has kept this event for a while: keep ``prev`` as JSON only, and
+        ``obj`` too once superseded (see the class docstring)."""
+        self._old = True
+        if self._prev is not None:
+            if self._prev_raw is None:
+                self._prev_raw = orjson.dumps(self._prev)
+            self._prev = None
+        if self._superseded:
+            self._drop_obj()
+
+    def supersede(self) -> None:
+        """A newer version of this event's object was committed (or it was deleted)."""
+        self._superseded = True
+        if self._old:
+            self._drop_obj()
+
+    def _drop_obj(self) -> None:
+        if self._obj is not None:
+            self.raw  # noqa: B018 - serialize before dropping the dict
+            self._obj = None
 
     @property
     def namespace(self) -> str:
@@ -59,14 +110,20 @@ class WatchEvent:
 class History:
     """The last ``capacity`` events, addressable by resourceVersion."""
 
+    #: The newest events keep their objects; older ones are compacted to their JSON.
+    HOT = 2048
+
     def __init__(self, capacity: int) -> None:
         self.capacity = max(1, capacity)
         self._events: list[WatchEvent] = []
         self._start = 0  # index of the oldest kept event (trimmed lazily)
 
     def append(self, event: WatchEvent) -> None:
-        self._events.append(event)
-        if len(self._events) - self._start > self.capacity:
+        events = self._events
+        events.append(event)
+        if len(events) - self._start > self.HOT:
+            events[-1 - self.HOT].compact()
+        if len(events) - self._start > self.capacity:
             self._start += 1
             # compact in amortized O(1): dropping a sixteenth at a time keeps at most
             # 1/16 more events alive than the capacity (not twice as many)
