@@ -34,7 +34,12 @@ __all__ = [
 
 #: Scenario groups, in run order: name -> module (``benchmarks.<name>``).
 GROUPS = ("store_create", "list_pods_api", "cache_sync", "watch_throughput", "kubectl_get_pods",
-          "podboard_browser")
+          "podboard_browser", "load",
+          # the cluster at scale (issue 8's scenario rows; KITLIB_BENCH_SCALE shrinks them)
+          "cluster_scale", "sidecarset_scale", "drain_pdb", "watch_rollout", "notebook_suite",
+          "idle_rss",
+          # kitlib serve --data-dir: write cost, recovery time, kill -9 mid-rollout
+          "durability")
 
 
 class BenchmarkFailed(AssertionError):

@@ -4,8 +4,8 @@
 
 Times three ways of listing every pod (one untimed warm-up each, then
 ``REPEAT`` timed runs) and writes JSON to ``OUT``: per way, the wall and CPU
-seconds of each timed run and the pod names each run returned (the parent
-checks them).
+seconds of each timed run, the seconds of cyclic GC within it, and the pod
+names each run returned (the parent checks them).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import orjson
 from kubernetes import client as k8s
 from kubernetes import config as kube_config
 
+from benchmarks import GcTimer
 from kitlib.client.raw import get_json
 
 WAYS = ("kitlib", "official_models", "official_raw")
@@ -61,10 +62,12 @@ def main(argv: list[str] | None = None) -> int:
         runs = []
         warm = names_of(fetch())
         for _ in range(args.repeat):
-            cpu, start = time.process_time(), time.perf_counter()
-            listed = fetch()
-            seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-            runs.append({"seconds": seconds, "cpu": cpu, "names": names_of(listed)})
+            with GcTimer() as gc_timer:
+                cpu, start = time.process_time(), time.perf_counter()
+                listed = fetch()
+                seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+            runs.append({"seconds": seconds, "cpu": cpu, "gc_seconds": gc_timer.seconds,
+                         "names": names_of(listed)})
             del listed
         result[name] = {"warm_up_names": warm, "runs": runs}
     api_client.close()

@@ -58,3 +58,34 @@ def test_the_gc_comes_back_after_a_parse_error_and_concurrent_parses() -> None:
     for t in threads:
         t.join()
     assert gc.isenabled()
+
+
+def test_a_large_parse_result_starts_in_the_oldest_generation() -> None:
+    # Left young, the result (60,000 dicts) would be traversed by the next young
+    # collection and then by the middle one; promoted, it waits for a full one.
+    gc.enable()
+    parsed = raw.loads(BIG)
+    young_count = gc.get_count()[0]
+    oldest = gc.get_objects(generation=2)
+    assert any(obj is parsed["items"] for obj in oldest)
+    assert young_count < 1_000  # the allocation count of the young generation was reset
+    assert gc.isenabled()
+
+
+def test_a_small_body_is_left_to_the_collector_as_usual() -> None:
+    gc.enable()
+    parsed = raw.loads(b'{"items": [{"a": [1]}, {"b": [2]}]}')
+    assert not any(obj is parsed["items"] for obj in gc.get_objects(generation=2))
+
+
+def test_objects_the_program_froze_stay_frozen() -> None:
+    gc.enable()
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        raw.loads(BIG)
+        assert gc.get_freeze_count() >= frozen
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()
