@@ -154,8 +154,9 @@ class CloneSetController:
         """The active pods ``cs`` controls after adopting and releasing (``claim``).
 
         Candidates are the pods the owner index lists for it plus the namespace's orphans
-        its selector matches — no scan of the namespace's pods — in name order, cached
-        while the set of names is unchanged."""
+        its selector matches — no scan of the namespace's pods — in name order (cached
+        until an ownerReference changes). When every candidate is already controlled by
+        ``cs`` and matches, ``claim`` has nothing to do and is skipped."""
         key = (namespace_of(cs), name_of(cs))
         views = self._views[key]
         selector = _selector(cs)

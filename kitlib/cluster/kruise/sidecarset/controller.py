@@ -98,6 +98,10 @@ class SidecarSetController:
                                           busy=self._busy)
         #: pods each SidecarSet's last reconcile walked (its busy window, ``Runner``)
         self._walked: dict[str, int] = {}
+        #: per SidecarSet: (pod object, spec token, is_matched) per candidate pod
+        self._matched: dict[str, dict[tuple[str, str], tuple[Obj, Any, bool]]] = {}
+        #: per SidecarSet: (pod object, spec token, its PodState) per pod (``_pod_states``)
+        self._states: dict[str, dict[tuple[str, str], tuple[Obj, Any, PodState]]] = {}
         ctx.store.subscribe(SIDECARSETS, self._observe_sidecarset)
         ctx.store.subscribe("pods", self._observe_pod)
 
@@ -121,7 +125,7 @@ class SidecarSetController:
         pods = self.matched_pods(ss)
         self._walked[name] = len(pods)
         revision = self._ensure_revision(ss)
-        states = [pod_state(ss, p) for p in pods]
+        states = self._pod_states(ss, pods)
         self._write_status(ss, states, revision)
         strategy = (ss.get("spec") or {}).get("updateStrategy") or {}
         if strategy.get("type") == "NotUpdate" or strategy.get("paused"):
@@ -138,6 +142,26 @@ class SidecarSetController:
             self._upgrade(ss, by_name[pod_name], revision)
         return None
 
+    def _pod_states(self, ss: Obj, pods: list[Obj]) -> list[PodState]:
+        """``pod_state`` of each pod, memoized per stored pod object and SidecarSet spec:
+        the store replaces an object on every write and never mutates one, so a pod whose
+        object is the same as at the last reconcile has the same state."""
+        token = (ss["metadata"].get("generation"), hash_of(ss), hash_without_image_of(ss),
+                 ss["metadata"].get("uid"))
+        memo = self._states.setdefault(ss["metadata"]["name"], {})
+        fresh: dict[tuple[str, str], tuple[Obj, Any, PodState]] = {}
+        states = []
+        for pod in pods:
+            meta = pod["metadata"]
+            key = (meta.get("namespace", ""), meta["name"])
+            found = memo.get(key)
+            if found is None or found[0] is not pod or found[1] != token:
+                found = (pod, token, pod_state(ss, pod))
+            fresh[key] = found
+            states.append(found[2])
+        self._states[ss["metadata"]["name"]] = fresh
+        return states
+
     def _busy(self, name: str) -> float:
         return self._walked.get(name, 0) * self.ctx.settings.reconcile_seconds_per_object
 
@@ -146,7 +170,21 @@ class SidecarSetController:
         selector = LabelSelector.from_object(spec.get("selector"))
         candidates = self.store.select("pods", namespace=spec.get("namespace") or None,
                                        labels=selector)
-        return [p for p in candidates if is_matched(ss, p)]
+        token = (ss["metadata"].get("generation"), ss["metadata"].get("uid"))
+        memo = self._matched.setdefault(ss["metadata"]["name"], {})
+        fresh: dict[tuple[str, str], tuple[Obj, Any, bool]] = {}
+        matched = []
+        for pod in candidates:  # is_matched per stored pod object and spec, as _pod_states
+            meta = pod["metadata"]
+            key = (meta.get("namespace", ""), meta["name"])
+            found = memo.get(key)
+            if found is None or found[0] is not pod or found[1] != token:
+                found = (pod, token, is_matched(ss, pod))
+            fresh[key] = found
+            if found[2]:
+                matched.append(pod)
+        self._matched[ss["metadata"]["name"]] = fresh
+        return matched
 
     def _write_status(self, ss: Obj, states: list[PodState], revision: str) -> None:
         ready = [s.consistent and s.ready for s in states]
