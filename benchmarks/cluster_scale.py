@@ -38,6 +38,7 @@ from benchmarks.scale_common import (
     Key,
     Phase,
     PodTally,
+    check_memory,
     child_main,
     clocks,
     container_images,
@@ -69,6 +70,7 @@ def run(quick: bool) -> list[Row]:
     sizes = QUICK_SIZES if quick else tuple(scaled(n, minimum=10) for n in FULL_SIZES)
     full = not quick and sizes[-1] == FULL_SIZES[-1]
     timeout = 600.0 if quick else 6 * 3600.0
+    check_memory("cluster_scale", {"pods": max(sizes)})  # before the smaller sizes run
     results = [run_child("cluster_scale", {"pods": n, "recreate": n == sizes[-1]},
                          timeout=timeout) for n in sizes]
     return _rows(results, full=full)

@@ -41,7 +41,7 @@ from kitlib.cluster.kruise.sidecarset.upgrade import normalize_image
 from kitlib.cluster.podutil import is_terminating
 from kitlib.store.watch import WatchEvent
 
-__all__ = ["SCALE_ENV", "Mark", "Phase", "PodTally", "child_main", "clocks", "container_images",
+__all__ = ["SCALE_ENV", "Mark", "Phase", "PodTally", "check_memory", "child_main", "clocks", "container_images",
            "peak_rss_mb", "run_child", "run_until", "scaled", "stepping"]
 
 Obj = dict[str, Any]
@@ -78,6 +78,7 @@ def run_child(group: str, params: dict[str, Any], *, timeout: float) -> dict[str
     here, quoting the end of its stderr.
     """
     timeout = float(os.environ.get(CHILD_TIMEOUT_ENV, timeout))
+    check_memory(group, params)
     args = [sys.executable, "-m", f"benchmarks.{group}", "--child",
             orjson.dumps(params).decode()]
     try:
@@ -93,6 +94,37 @@ def run_child(group: str, params: dict[str, Any], *, timeout: float) -> dict[str
     check(lines, f"{group} {params}: the child printed no result")
     result: dict[str, Any] = orjson.loads(lines[-1])
     return result
+
+
+#: Peak RSS per pod of the in-process groups, measured at 10,000 pods (4.2 GB): pod objects,
+#: their Events and the versions in the watch history.
+RSS_PER_POD_MB = 0.42
+
+
+def check_memory(group: str, params: dict[str, Any]) -> None:
+    """Fail at once, saying why, when a size cannot fit in this machine's available memory
+    (rather than let the kernel's OOM killer end the child, or the machine, hours later)."""
+    pods = int(params.get("pods") or 0) or \
+        int(params.get("apps") or 0) * int(params.get("per_app") or 0)
+    need = pods * RSS_PER_POD_MB
+    available = _available_mb()
+    if available is not None and need > available:
+        raise BenchmarkFailed(
+            f"{group} at {pods:,} pods needs about {need / 1024:.0f} GB of memory "
+            f"({RSS_PER_POD_MB * 1000:.0f} KB per pod) and this machine has "
+            f"{available / 1024:.1f} GB available: run a fraction of the full sizes with "
+            f"{SCALE_ENV}=0.1 (10,000 pods)")
+
+
+def _available_mb() -> float | None:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
 
 
 def child_main(measure: Callable[..., dict[str, Any]]) -> int:

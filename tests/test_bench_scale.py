@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks import BenchmarkFailed, drain_pdb
+from benchmarks import BenchmarkFailed, drain_pdb, scale_common
 from benchmarks.cluster_scale import CLONESETS, IMAGES, NAME, NAMESPACE, pod_tally, rollout_done
 from benchmarks.scale_common import run_until, scaled
 from kitlib.client.apps import example_app
@@ -100,3 +100,15 @@ def test_the_drain_driver_empties_its_nodes_within_the_budgets() -> None:
     result = drain_pdb.measure(nodes=6, drain=3, apps=2, per_app=10)
     assert result["evicted"] > 0 and result["refused"] > 0
     assert result["min_allowed"] == 0 and result["min_margin"] >= 0
+
+
+def test_a_size_that_cannot_fit_in_memory_fails_at_once_saying_what_to_run() -> None:
+    """A 100,000-pod run on a machine without ~40 GB free fails before any child starts,
+    naming the scale variable, instead of being killed by the OOM killer hours later."""
+    available = scale_common._available_mb()
+    if available is None:
+        pytest.skip("no /proc/meminfo on this platform: the check is skipped there")
+    pods = int(available / scale_common.RSS_PER_POD_MB) + 1000
+    with pytest.raises(BenchmarkFailed, match=scale_common.SCALE_ENV):
+        scale_common.check_memory("cluster_scale", {"pods": pods})
+    scale_common.check_memory("cluster_scale", {"pods": 10})
