@@ -3,8 +3,9 @@
 A controller is a function of a key: ``reconcile(key) -> Result | None``. The
 runner owns everything around it, the same way for every controller:
 
-* it schedules one engine event per queued key (priority ``CONTROLLER``), so
-  reconciles interleave deterministically with kubelets and other actors;
+* it schedules engine events (priority ``CONTROLLER``) that each reconcile the keys
+  queued when they start, so reconciles interleave deterministically with kubelets
+  and other actors, and a burst of keys at one instant is handled in one batch;
 * ``Result(requeue_after=s)`` re-adds the key after ``s`` simulated seconds;
   ``Result(requeue=True)`` re-adds it rate-limited;
 * an exception is logged and retried rate-limited; ``TerminalError`` is logged
@@ -12,7 +13,7 @@ runner owns everything around it, the same way for every controller:
 * the last errors are kept in ``errors`` so that they are never silently lost;
 * **reconciles take time** (``busy``): a controller whose reconcile of a key walks
   many objects is modelled as busy with that key for ``busy(key)`` simulated
-  seconds after it (e.g. 2 µs per pod: 0.2 s for a 100,000-pod CloneSet). An
+  seconds after it (10 µs per pod by default: 1 s for a 100,000-pod CloneSet). An
   event for the key at a *later* instant inside that window is not reconciled at
   once: it waits for the window's end, and everything that happened meanwhile is
   handled by one reconcile — what a real controller's queue does while its

@@ -8,7 +8,8 @@
 * **Rate-limited retries**: ``add_rate_limited`` waits ``base * 2**failures``
   (5 ms doubling up to 1000 s, client-go's per-item default) on the engine clock;
   ``forget`` resets the count. client-go's overall token bucket (10 qps, burst
-  100) is not modelled: simulated reconciles cost no time.
+  100) is not modelled: reconciles cost simulated time only through the
+  runner's busy windows (``runner.py``).
 * **Requeue after**: ``add_after`` schedules the add on the engine clock.
 
 ``on_ready`` is called whenever the queue goes from empty to non-empty, which is
