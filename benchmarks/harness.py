@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import shutil
+import subprocess
 import tempfile
 import threading
 import time
@@ -22,11 +23,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
+from benchmarks import check
 from kitlib.apiserver.server import EmbeddedServer, ServeOptions, tune_gc
 from kitlib.cluster.embedded import ClusterSettings
 from kitlib.store.store import StoreSettings
 
-__all__ = ["ROOT", "ServerThread"]
+__all__ = ["ROOT", "ServerThread", "wait_ready"]
 
 T = TypeVar("T")
 #: The repository root (the working directory of benchmark client processes).
@@ -96,3 +98,19 @@ class ServerThread:
     def thread_time(self) -> float:
         """CPU seconds used so far by the server's loop thread."""
         return self.call(time.thread_time)
+
+
+def wait_ready(child: subprocess.Popen[str], *, timeout: float) -> None:
+    """Wait for a client process's first stdout line to be ``ready`` (raises
+    ``BenchmarkFailed`` after ``timeout`` wall seconds or on anything else)."""
+    line: list[str] = []
+
+    def read() -> None:
+        assert child.stdout is not None
+        line.append(child.stdout.readline())
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout)
+    check(line and line[0].strip() == "ready",
+          f"a watcher process did not get ready: {line!r} (exit code {child.poll()})")

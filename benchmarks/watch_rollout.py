@@ -28,7 +28,6 @@ import asyncio
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -47,7 +46,7 @@ from benchmarks.cluster_scale import (
     rollout_done,
     verify_rollout,
 )
-from benchmarks.harness import ROOT, ServerThread
+from benchmarks.harness import ROOT, ServerThread, wait_ready
 from benchmarks.scale_common import Mark, PodTally, run_until, scaled, stepping
 from kitlib.client.apps import example_app
 from kitlib.cluster.embedded import EmbeddedCluster
@@ -86,7 +85,7 @@ def run(quick: bool) -> list[Row]:
             children = [_start(srv, rv0, out, per_process) for out in outs]
             try:
                 for child in children:
-                    _wait_ready(child)
+                    wait_ready(child, timeout=120)
                 cpu0 = srv.thread_time()
                 rollout = srv.run(_rollout(cluster, tally, pods), timeout=WATCH_TIMEOUT)
                 sentinel_rv, sentinel_at = srv.call(_sentinel, cluster)
@@ -164,20 +163,6 @@ def _start(srv: ServerThread, rv: int, out: Path, watchers: int) -> subprocess.P
             "/api/v1/pods", str(rv), str(watchers), SENTINEL, str(out),
             "--timeout", str(WATCH_TIMEOUT)]
     return subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-
-
-def _wait_ready(child: subprocess.Popen[str]) -> None:
-    line: list[str] = []
-
-    def read() -> None:
-        assert child.stdout is not None
-        line.append(child.stdout.readline())
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    reader.join(120)
-    check(line and line[0].strip() == "ready",
-          f"a watcher process did not get ready: {line!r} (exit code {child.poll()})")
 
 
 def _check_watchers(results: list[dict[str, Any]], expected: list[list[Any]]

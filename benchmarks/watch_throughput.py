@@ -23,7 +23,6 @@ import asyncio
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ from typing import Any
 import orjson
 
 from benchmarks import BenchmarkFailed, Row, check
-from benchmarks.harness import ROOT, ServerThread
+from benchmarks.harness import ROOT, ServerThread, wait_ready
 from benchmarks.objects import configmap
 from kitlib.store.store import Store
 
@@ -71,7 +70,7 @@ def _scenario(srv: ServerThread, label: str, ns: str, n: int, *, watchers: int, 
             args.append("--official")
         child = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, text=True)
         try:
-            _wait_ready(child)
+            wait_ready(child, timeout=60)
             cpu0 = srv.thread_time()
             rvs, w0, w1 = srv.run(_write(store, manifests, None if burst else YIELD_EVERY))
             code = child.wait(timeout=600)
@@ -110,20 +109,6 @@ def _scenario(srv: ServerThread, label: str, ns: str, n: int, *, watchers: int, 
                       "first_event_after_write_start": first - w0,
                       "last_event_after_write_end": last - w1,
                       "write_start_to_last_event_rate": total / (last - w0)})
-
-
-def _wait_ready(child: subprocess.Popen[str]) -> None:
-    line: list[str] = []
-
-    def read() -> None:
-        assert child.stdout is not None
-        line.append(child.stdout.readline())
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    reader.join(60)
-    check(line and line[0].strip() == "ready",
-          f"the watcher process did not get ready: {line!r} (exit code {child.poll()})")
 
 
 async def _write(store: Store, manifests: list[dict[str, Any]],

@@ -30,7 +30,6 @@ validation bug, but an unbounded request).
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -40,11 +39,9 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from starlette.testclient import TestClient
 
-from kitlib.apiserver.app import ApiServerApp
-from kitlib.apiserver.simapi import SimClock
 from kitlib.cluster import EmbeddedCluster
+from tests.reliability.appclient import app_client
 
 TOKEN = "fuzz-token"
 EXAMPLES = int(os.environ.get("KITLIB_FUZZ_EXAMPLES", "120"))
@@ -81,10 +78,7 @@ class Target:
 
     def __init__(self) -> None:
         self.cluster = EmbeddedCluster()
-        clock = SimClock.create(self.cluster, mode="stepped", speed=20, wall=time.monotonic)
-        self.http = TestClient(ApiServerApp(self.cluster, clock, token=TOKEN),
-                               headers={"Authorization": f"Bearer {TOKEN}"},
-                               raise_server_exceptions=False)
+        self.http = app_client(self.cluster, TOKEN)
         self.resources = self._discover()
         self.writable = [r for r in self.resources
                          if r.namespaced and not r.prefix.startswith("/apis/sim.")]

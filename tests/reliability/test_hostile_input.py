@@ -24,12 +24,9 @@ from typing import Any
 import orjson
 import psutil
 import pytest
-from starlette.testclient import TestClient
 
 from kitlib.apiserver import app as app_module
 from kitlib.apiserver import protocol
-from kitlib.apiserver.app import ApiServerApp
-from kitlib.apiserver.simapi import SimClock
 from kitlib.cluster import EmbeddedCluster
 from kitlib.cluster.settings import ClusterSettings
 from kitlib.model.limits import (
@@ -38,6 +35,7 @@ from kitlib.model.limits import (
     MAX_NESTING_DEPTH,
 )
 from kitlib.store.store import StoreSettings
+from tests.reliability.appclient import app_client
 
 TOKEN = "hostile-token"
 NS = "default"
@@ -76,10 +74,7 @@ class Harness:
 
     def __init__(self) -> None:
         self.cluster = EmbeddedCluster()
-        clock = SimClock.create(self.cluster, mode="stepped", speed=20, wall=time.monotonic)
-        self.http = TestClient(ApiServerApp(self.cluster, clock, token=TOKEN),
-                               headers={"Authorization": f"Bearer {TOKEN}"},
-                               raise_server_exceptions=False)
+        self.http = app_client(self.cluster, TOKEN)
         for path, body in ((PODS, pod("web")), (DEPLOYMENTS, deployment("d")),
                            (CMS, {"apiVersion": "v1", "kind": "ConfigMap",
                                   "metadata": {"name": "cm"}, "data": {"k": "v"}})):
