@@ -73,7 +73,7 @@ from kitlib.model.selectors import FieldSelector, LabelSelector
 from kitlib.model.validation import metadata_errors
 
 from .indexes import Indexes, ObjKey
-from .watch import History, Watcher, WatchEvent
+from .watch import History, Watcher, WatchEvent, dumps_exact
 
 __all__ = [
     "Admission",
@@ -124,6 +124,9 @@ class StoreSettings:
     watcher_buffer: int = 200_000
     #: Keep a running digest of every committed event (determinism checks).
     digest: bool = True
+    #: Kinds kept as JSON only (a read decodes a private copy): Events, written ~15 times
+    #: per pod and seldom read, as dicts would take ~4x the memory of their JSON.
+    json_kinds: tuple[str, ...] = ("events",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,14 +160,66 @@ class ListResult:
 
 
 class _Table:
-    """One kind's objects: namespace → name → object."""
+    """One kind's objects: namespace → name → object.
 
-    __slots__ = ("_sorted", "by_ns", "count")
+    A ``json_only`` table holds each object as its JSON (``WatchEvent.raw``, shared with
+    the history) and decodes a private copy on each read; the others hold the stored dict.
+    """
 
-    def __init__(self) -> None:
-        self.by_ns: dict[str, dict[str, dict[str, Any]]] = {}
+    __slots__ = ("_sorted", "by_ns", "count", "json_only")
+
+    def __init__(self, *, json_only: bool = False) -> None:
+        self.by_ns: dict[str, dict[str, Any]] = {}
         self.count = 0
+        self.json_only = json_only
         self._sorted: list[ObjKey] | None = None
+
+    def get(self, namespace: str, name: str) -> dict[str, Any] | None:
+        names = self.by_ns.get(namespace)
+        value = None if names is None else names.get(name)
+        if value is None or not self.json_only:
+            return value
+        decoded: dict[str, Any] = orjson.loads(value)
+        return decoded
+
+    def raw_of(self, key: ObjKey) -> bytes | None:
+        """A JSON-only table's stored JSON of ``key`` (None if absent)."""
+        names = self.by_ns.get(key[0])
+        return None if names is None else names.get(key[1])
+
+    def values(self, namespace: str | None = None) -> Iterator[dict[str, Any]]:
+        groups = self.by_ns.values() if namespace is None else (self.by_ns.get(namespace, {}),)
+        for names in groups:
+            if self.json_only:
+                yield from map(orjson.loads, names.values())
+            else:
+                yield from names.values()
+
+    def many(self, namespace: str, names: list[str]) -> list[dict[str, Any]]:
+        stored = self.by_ns.get(namespace)
+        if not stored:
+            return []
+        found = [value for value in map(stored.get, names) if value is not None]
+        return [orjson.loads(v) for v in found] if self.json_only else found
+
+    def put(self, key: ObjKey, obj: dict[str, Any], raw: bytes | None) -> bool:
+        """Store ``obj`` (``raw``, its JSON, for a JSON-only table); True if it is new."""
+        names = self.by_ns.setdefault(key[0], {})
+        added = key[1] not in names
+        names[key[1]] = (raw if raw is not None else dumps_exact(obj)) if self.json_only \
+            else obj
+        if added:
+            self.count += 1
+            self._sorted = None
+        return added
+
+    def remove(self, key: ObjKey) -> None:
+        names = self.by_ns.get(key[0], {})
+        if names.pop(key[1], None) is not None:
+            self.count -= 1
+            self._sorted = None
+        if not names:
+            self.by_ns.pop(key[0], None)
 
     def sorted_keys(self) -> list[ObjKey]:
         """Every (namespace, name), sorted; kept until an object is added or removed, so
@@ -173,9 +228,6 @@ class _Table:
             self._sorted = sorted((ns, name) for ns, names in self.by_ns.items()
                                   for name in names)
         return self._sorted
-
-    def keys_changed(self) -> None:
-        self._sorted = None
 
 
 class Store:
@@ -296,14 +348,12 @@ class Store:
             raise ValueError(f"{rt_key} {key[0]}/{key[1]} has resourceVersion {rv}, above the "
                              f"state's resource_version {resource_version}")
         table = self._table(rt_key)
-        names = table.by_ns.setdefault(key[0], {})
-        if key[1] in names:
+        if key[1] in table.by_ns.get(key[0], ()):
             raise ValueError(f"{rt_key} {key[0]}/{key[1]} appears twice in the state")
-        names[key[1]] = obj
-        table.count += 1
-        table.keys_changed()
+        table.put(key, obj, None)
         self.indexes.update(rt_key, key, None, obj)
-        self._latest[(rt_key, *key)] = WatchEvent(rv, "ADDED", rt_key, obj, None)
+        if not table.json_only:  # a JSON-only table holds the JSON itself
+            self._latest[(rt_key, *key)] = WatchEvent(rv, "ADDED", rt_key, obj, None)
         return rv
 
     def _load_history(self, history: list[tuple[int, str, str, dict[str, Any]]],
@@ -344,16 +394,14 @@ class Store:
     def _table(self, rt_key: str) -> _Table:
         table = self._tables.get(rt_key)
         if table is None:
-            table = self._tables[rt_key] = _Table()
+            table = self._tables[rt_key] = _Table(
+                json_only=rt_key in self.settings.json_kinds)
         return table
 
     def peek(self, rt_key: str, namespace: str, name: str) -> dict[str, Any] | None:
         """The stored object or None (shared and read-only)."""
-        ns_map = self._tables.get(rt_key)
-        if ns_map is None:
-            return None
-        names = ns_map.by_ns.get(namespace)
-        return None if names is None else names.get(name)
+        table = self._tables.get(rt_key)
+        return None if table is None else table.get(namespace, name)
 
     def get(self, rt_key: str, namespace: str, name: str) -> dict[str, Any]:
         obj = self.peek(rt_key, namespace, name)
@@ -364,16 +412,19 @@ class Store:
 
     def raw(self, rt_key: str, obj: dict[str, Any]) -> bytes:
         """``obj`` (a stored object) as JSON bytes, serialized at most once per version."""
-        meta = obj["metadata"]
-        event = self._latest.get((rt_key, meta.get("namespace", ""), meta["name"]))
-        if event is not None and event._obj is obj:
-            return event.raw
-        return orjson.dumps(obj)
+        return self.raw_many(rt_key, [obj])[0]
 
     def raw_many(self, rt_key: str, objs: list[dict[str, Any]]) -> list[bytes]:
         """``raw`` of each object (stored objects of kind ``rt_key``), for list responses."""
-        latest = self._latest
+        latest = self._latest  # no entries for a JSON-only kind: its reads are copies
         out = []
+        for obj in objs:
+            meta = obj["metadata"]
+            event = latest.get((rt_key, meta.get("namespace", ""), meta["name"]))
+            out.append(event.raw if event is not None and event._obj is obj
+                       else orjson.dumps(obj))
+        return out
+        latest = self._latest
         for obj in objs:
             meta = obj["metadata"]
             event = latest.get((rt_key, meta.get("namespace", ""), meta["name"]))
@@ -392,13 +443,8 @@ class Store:
     def iter_objects(self, rt_key: str, namespace: str | None = None) -> Iterator[dict[str, Any]]:
         """Every stored object of a kind (unordered, shared and read-only)."""
         table = self._tables.get(rt_key)
-        if table is None:
-            return
-        if namespace is not None:
-            yield from table.by_ns.get(namespace, {}).values()
-            return
-        for names in table.by_ns.values():
-            yield from names.values()
+        if table is not None:
+            yield from table.values(namespace)
 
     def by_owner(self, owner_uid: str) -> list[tuple[str, dict[str, Any]]]:
         """``(kind key, object)`` for every object whose ownerReferences name ``owner_uid``."""
@@ -424,10 +470,7 @@ class Store:
     def objects(self, rt_key: str, namespace: str, names: list[str]) -> list[dict[str, Any]]:
         """The stored objects of ``names`` (in that order; missing ones skipped)."""
         table = self._tables.get(rt_key)
-        stored = table.by_ns.get(namespace) if table is not None else None
-        if not stored:
-            return []
-        return [obj for obj in map(stored.get, names) if obj is not None]
+        return [] if table is None else table.many(namespace, names)
 
     def by_uid(self, uid: str) -> tuple[str, dict[str, Any]] | None:
         ref = self.indexes.uids.get(uid)
@@ -466,14 +509,13 @@ class Store:
                 stop = bisect.bisect_left(keys, (namespace + "\x00",), lo=start)
         if after is not None:
             start = max(start, bisect.bisect_right(keys, after, lo=start, hi=stop))
-        by_ns = table.by_ns
         filtered = bool(labels.requirements or fields.requirements)
         out: list[dict[str, Any]] = []
         for i in range(start, stop):
             if limit is not None and len(out) >= limit and (indexed is None and not filtered):
                 return out, stop - i  # every key of the sorted table is a stored object
             ns, name = keys[i]
-            obj = by_ns.get(ns, {}).get(name)
+            obj = table.get(ns, name)
             if obj is None:
                 continue
             if filtered:
@@ -828,38 +870,37 @@ class Store:
                 prev: dict[str, Any] | None, event_type: str) -> dict[str, Any]:
         self._rv += 1
         table = self._table(rt.key)
+        json_only = table.json_only
+        # the JSON of the version this write replaces, for the event's ``prev``
+        if json_only:
+            before = None
+            prev_raw = table.raw_of(key) if prev is not None else None
+        else:
+            before = self._latest.get((rt.key, *key))
+            prev_raw = before._raw if before is not None and prev is not None and \
+                before._obj is prev else None
         if event_type == "DELETED":
             assert prev is not None
             obj = dict(prev)
             obj["metadata"] = {**prev["metadata"], "resourceVersion": str(self._rv)}
             old_stored = self.peek(rt.key, *key)
-            names = table.by_ns.get(key[0], {})
-            if names.pop(key[1], None) is not None:
-                table.count -= 1
-                table.keys_changed()
-            if not names:
-                table.by_ns.pop(key[0], None)
+            table.remove(key)
             self.indexes.update(rt.key, key, old_stored, None)
             prev = old_stored
         else:
             assert new is not None
             obj = new
             obj["metadata"]["resourceVersion"] = str(self._rv)
-            names = table.by_ns.setdefault(key[0], {})
-            if key[1] not in names:
-                table.count += 1
-                table.keys_changed()
-            names[key[1]] = obj
+        event = WatchEvent(self._rv, event_type, rt.key, obj, prev, prev_raw=prev_raw,
+                           json_only=json_only)
+        if event_type != "DELETED":
+            table.put(key, obj, event.raw if json_only else None)
             self.indexes.update(rt.key, key, prev, obj)
-        before = self._latest.get((rt.key, *key))
-        event = WatchEvent(self._rv, event_type, rt.key, obj, prev,
-                           prev_raw=before._raw if before is not None and prev is not None
-                           and before._obj is prev else None)
         if before is not None:
             before.supersede()
         if event_type == "DELETED":
             self._latest.pop((rt.key, *key), None)
-        else:
+        elif not json_only:  # a JSON-only table holds the latest JSON itself
             self._latest[(rt.key, *key)] = event
         self._publish(event)
         return obj

@@ -23,26 +23,38 @@ import orjson
 
 from kitlib.model.selectors import FieldSelector, LabelSelector
 
-__all__ = ["History", "WatchEvent", "Watcher"]
+__all__ = ["History", "WatchEvent", "Watcher", "dumps_exact"]
+
+
+def dumps_exact(obj: Any) -> bytes:
+    """``obj`` as JSON in a bytes object of exactly its size, for JSON that is kept.
+
+    orjson returns its output buffer as it grew, which keeps several KiB allocated even
+    for a small object (a 650-byte Event costs ~8 KiB); the history and the stored
+    objects' JSON would hold that for every version. Copying costs far less than
+    the encoding itself."""
+    return bytes(memoryview(orjson.dumps(obj)))
 
 
 class WatchEvent:
     """One committed write. ``obj`` is the stored (shared, read-only) object.
 
     An event the history has kept for a while (``History.HOT`` newer events) is
-    **compacted**: it keeps ``prev`` only as JSON, and once a newer version of its object
-    exists (``supersede``) ``obj`` too — the dicts take several times the memory of their
-    JSON, and a superseded version is held by nothing else. ``obj``/``prev`` of a compacted
-    event decode the JSON on each access (an equal, private copy, not the stored object):
-    only a watch replaying the history or a snapshot reads them. The latest version of an
-    object is never dropped: it is the stored object itself.
+    **compacted**: it keeps ``prev`` only as JSON, and ``obj`` too once a newer version of
+    its object exists (``supersede``) or at once for a kind the store keeps as JSON only
+    (``StoreSettings.json_kinds``). The dicts take several times the memory of their JSON,
+    and a superseded version is held by nothing else. ``obj``/``prev`` of a compacted event
+    decode the JSON on each access (an equal, private copy, not the stored object): only a
+    watch replaying the history or a snapshot reads them. The latest version of an object
+    is never lost: it is the stored object itself (for a JSON-only kind, the stored JSON).
     """
 
     __slots__ = ("_obj", "_old", "_prev", "_prev_raw", "_raw", "_superseded", "rt_key", "rv",
                  "type")
 
     def __init__(self, rv: int, type_: str, rt_key: str, obj: dict[str, Any],
-                 prev: dict[str, Any] | None, *, prev_raw: bytes | None = None) -> None:
+                 prev: dict[str, Any] | None, *, prev_raw: bytes | None = None,
+                 json_only: bool = False) -> None:
         self.rv = rv
         self.type = type_
         self.rt_key = rt_key
@@ -52,7 +64,9 @@ class WatchEvent:
         self._prev_raw = prev_raw
         self._raw: bytes | None = None
         self._old = False
-        self._superseded = type_ == "DELETED"
+        #: the store keeps this kind as JSON only: ``obj`` goes with compaction even while
+        #: it is the latest version (see ``StoreSettings.json_kinds``)
+        self._superseded = type_ == "DELETED" or json_only
 
     @property
     def obj(self) -> dict[str, Any]:
@@ -73,7 +87,7 @@ class WatchEvent:
     def raw(self) -> bytes:
         """The object as JSON, serialized once and shared by every watcher."""
         if self._raw is None:
-            self._raw = orjson.dumps(self._obj)
+            self._raw = dumps_exact(self._obj)
         return self._raw
 
     def compact(self) -> None:
@@ -82,10 +96,14 @@ class WatchEvent:
         self._old = True
         if self._prev is not None:
             if self._prev_raw is None:
-                self._prev_raw = orjson.dumps(self._prev)
+                self._prev_raw = dumps_exact(self._prev)
             self._prev = None
         if self._superseded:
             self._drop_obj()
+
+    def forget_prev(self) -> None:
+        """The history no longer holds this event: ``prev`` is only for replays."""
+        self._prev = self._prev_raw = None
 
     def supersede(self) -> None:
         """A newer version of this event's object was committed (or it was deleted)."""
@@ -124,6 +142,9 @@ class History:
         if len(events) - self._start > self.HOT:
             events[-1 - self.HOT].compact()
         if len(events) - self._start > self.capacity:
+            # out of the window: no watch replays it, so nothing needs its previous version
+            # (it may live on as its object's latest event)
+            events[self._start].forget_prev()
             self._start += 1
             # compact in amortized O(1): dropping a sixteenth at a time keeps at most
             # 1/16 more events alive than the capacity (not twice as many)
