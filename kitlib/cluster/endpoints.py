@@ -87,7 +87,8 @@ class EndpointsController:
         self.endpoints_capacity = ENDPOINTS_CAPACITY
         self._states: dict[ObjKey, _ServiceState] = {}
         self._writing = 0
-        self.runner: Runner[ObjKey] = Runner(ctx.engine, "endpoints-controller", self.reconcile)
+        self.runner: Runner[ObjKey] = Runner(ctx.engine, "endpoints-controller", self.reconcile,
+                                             busy=self._busy)
         ctx.store.subscribe("services", self._observe_service)
         ctx.store.subscribe("pods", self._observe_pod)
         ctx.store.subscribe(SLICES, self._observe_slice)
@@ -177,6 +178,13 @@ class EndpointsController:
             self._apply(svc, state, plan)
             self._sync_endpoints(svc, state)
         return None
+
+    def _busy(self, key: ObjKey) -> float:
+        """The busy window after a reconcile (``Runner``): the legacy Endpoints object is
+        rebuilt from every member, so pod changes at later instants inside it coalesce."""
+        state = self._states.get(key)
+        members = len(state.members) if state is not None else 0
+        return members * self.ctx.settings.reconcile_seconds_per_object
 
     def _reload(self, svc: dict[str, Any], state: _ServiceState) -> set[str]:
         """Full sync: every member recomputed, the slices re-read from the store."""

@@ -188,7 +188,7 @@ class Scheduler:
     def _select(self, pod: PodFacts, feasible: list[str]) -> str:
         if len(feasible) == 1:
             return feasible[0]
-        keys = [self.cache.score_key(pod, name) for name in feasible]
+        keys = self.cache.score_keys(pod, feasible)
         best = min(keys)
         ties = [name for name, k in zip(feasible, keys, strict=True) if k == best]
         return ties[0] if len(ties) == 1 else ties[self._rng.randrange(len(ties))]

@@ -163,12 +163,18 @@ class SchedulerCache:
 
     # -- scoring --------------------------------------------------------------------------
 
-    def score_key(self, pod: PodFacts, name: str) -> tuple[int, int, int]:
-        """Lower is better: fewest pods of the pod's owner on the node, then in its zone,
-        then the most resources left free."""
-        facts = self.facts[name]
-        on_node = in_zone = 0
+    def score_keys(self, pod: PodFacts, names: list[str]) -> list[tuple[int, int, int]]:
+        """Each node's score key, lower is better: fewest pods of the pod's owner on the node,
+        then in its zone, then the most resources left free."""
+        on_node: Mapping[str, int] = {}
+        in_zone: Mapping[str, int] = {}
         if pod.owner is not None:
-            on_node = self._owner_nodes.get(pod.owner, Counter())[name]
-            in_zone = self._owner_zones.get(pod.owner, Counter())[facts.zone]
-        return on_node, in_zone, -least_allocated(pod, facts, self.usage.get(name))
+            on_node = self._owner_nodes.get(pod.owner) or {}
+            in_zone = self._owner_zones.get(pod.owner) or {}
+        facts, usage = self.facts, self.usage
+        keys = []
+        for name in names:
+            node = facts[name]
+            keys.append((on_node.get(name, 0), in_zone.get(node.zone, 0),
+                         -least_allocated(pod, node, usage.get(name))))
+        return keys

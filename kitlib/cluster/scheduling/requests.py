@@ -14,6 +14,7 @@ without requests still spread.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +49,19 @@ class PodRequests:
 def amount(resource: str, quantity: Any) -> int:
     """``quantity`` of ``resource`` as an integer (millicores for cpu); invalid text counts
     as 0 (the API server would have rejected it)."""
+    if isinstance(quantity, str):
+        return _amount_of_text(resource, quantity)
+    return _amount(resource, quantity)
+
+
+@functools.lru_cache(maxsize=4096)
+def _amount_of_text(resource: str, text: str) -> int:
+    """``amount`` memoized: every pod of a workload repeats the same few quantities, and
+    parsing one exactly (as a ``Fraction``) costs ~10 µs."""
+    return _amount(resource, text)
+
+
+def _amount(resource: str, quantity: Any) -> int:
     try:
         return milli_value(quantity) if resource == "cpu" else int_value(quantity)
     except (ValueError, TypeError):
