@@ -12,6 +12,11 @@ screenshot of the whole notebook, ``live-<name>.png`` in ``test-artifacts/browse
 the kernel's memory (RSS) and wall time in ``live-notebooks-rss.json``. JupyterLab opens
 each notebook in a reset workspace, so notebooks opened before are not reopened.
 
+Two checks that flaked in live mode (``05``'s SidecarSet budget, ``03``'s back-off) are
+measured so that a sample taken at any moment of a running clock gives the right answer;
+``test_the_sidecarset_budget_check_still_fails_when_the_budget_is_exceeded`` shows 05's
+still catches a real excess.
+
 Time: the tour (``01-*``) always runs; the other notebooks with
 ``KITLIB_LIVE_NOTEBOOKS=all``, which ``scripts/test.sh`` (and so CI) sets — all eight
 take about 3.5 minutes here. Select these tests with ``-m live_notebooks``.
@@ -28,9 +33,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import psutil
 import pytest
 
+from kitlib import nbrun
+from kitlib.cluster.settings import ClusterSettings, KubeletSettings
 from tests.browser.lab import fit_notebook, notebook_problems, open_notebook, run_all
 from tests.browser.pages import ARTIFACTS, Pages, failed
 from tests.browser.servers import KERNEL_NAME, JupyterEnv, Server
@@ -181,3 +189,45 @@ def test_the_live_copy_changes_only_the_mode_and_the_kernel(tmp_path: Path) -> N
         'seed = 1\nmode = "live"\nresults = "results/x.json"',
         'print(mode == "stepped")']
     assert copy.metadata["kernelspec"]["name"] == KERNEL_NAME
+
+
+def _failure(notebook: Path, tmp_path: Path, **parameters: Any) -> nbrun.NotebookFailed:
+    """Run ``notebook`` (stepped, under papermill) and return how it failed."""
+    with pytest.raises(nbrun.NotebookFailed) as failed:
+        nbrun.run_notebook(notebook, parameters=parameters, output=tmp_path / "out.ipynb",
+                           timeout=TIMEOUT, progress=False)
+    return failed.value
+
+
+def test_the_sidecarset_budget_check_still_fails_when_the_budget_is_exceeded(
+        tmp_path: Path) -> None:
+    """05 checks ``maxUnavailable`` on the pods of each sample (not on the sum of the apps'
+    status columns, which can count a pod twice: that flaked live). The check must still
+    catch a real excess: here the SidecarSets may upgrade 2 more pods at once than the
+    check's budget allows, and the notebook fails at that claim. Stepped (the notebook's
+    default), so every wave of the upgrade is sampled and the failure is certain."""
+    source = NOTEBOOKS / "05-sidecarset.ipynb"
+    notebook = nbformat.read(source, as_version=4)
+    original, raised = "max_unavailable=max_unavailable", "max_unavailable=max_unavailable + 2"
+    changed = [c for c in notebook.cells if c.cell_type == "code" and original in c.source]
+    assert sum(c.source.count(original) for c in changed) == 2, (
+        f"{source.name}: expected both SidecarSets to take `{original}`")
+    for cell in changed:
+        cell.source = cell.source.replace(original, raised)
+    nbformat.write(notebook, tmp_path / source.name)
+    failure = _failure(tmp_path / source.name, tmp_path)
+    assert failure.ename == "AssertionError", str(failure)
+    assert "4 pods were upgrading at once" in failure.evalue, str(failure)
+
+
+def test_the_backoff_check_still_fails_when_the_backoff_stops_growing(
+        tmp_path: Path, start_api_server: Any) -> None:
+    """03 checks each crash-loop gap against the kubelet's back-off (10 s doubling), allowing
+    for where the samples fell (that flaked live as a fixed 1.5× ratio). Against a cluster
+    whose kubelet never waits more than 20 s, the notebook must fail at that claim."""
+    server = start_api_server(cluster_settings=ClusterSettings(
+        nodes=5, seed=1, kubelet=KubeletSettings(crashloop_max=20.0)))
+    failure = _failure(NOTEBOOKS / "03-self-healing.ipynb", tmp_path,
+                       kubeconfig=str(server.kubeconfig))
+    assert failure.ename == "AssertionError", str(failure)
+    assert "the back-off should be 40 s" in failure.evalue, str(failure)
