@@ -242,6 +242,7 @@ class ApiServerApp:
             if req.method != "POST" or p.name is not None:
                 raise errors.MethodNotAllowed("snapshots can only be created (POST)")
             return json_response(await self.clock.snapshot(req.body_object()), 201)
+        await self.clock.catch_up()  # paced: report the current time, not the last tick's
         return self._clock(p, req)
 
     def _clock(self, p: ApiPath, req: Request) -> Response:

@@ -35,7 +35,7 @@ import uvicorn
 
 from kitlib.apiserver.app import ApiServerApp
 from kitlib.apiserver.protocol import GuardedH11Protocol
-from kitlib.apiserver.simapi import SimClock
+from kitlib.apiserver.simapi import CATCH_UP_SLICE, SimClock
 from kitlib.apiserver.tls import TlsMaterial, make_tls, new_token, write_kubeconfig
 from kitlib.cluster.embedded import ClusterSettings, EmbeddedCluster
 from kitlib.cluster.kruise.kinds import KruiseSettings, parse_feature_gates
@@ -177,10 +177,13 @@ class EmbeddedServer:
                              ca_pem=self.tls.ca_pem if self.tls else None)
 
     async def _pace(self) -> None:
+        """Pump the paced engine: run what is due, then sleep until the next event (at most
+        ``MAX_IDLE``). Clock reads between two pumps catch up by themselves
+        (``SimClock.catch_up``), so this sleep never makes a client see a stale time."""
         assert self.clock is not None
         while True:
             if self.clock.running:
-                result = self.clock.paced.pump(max_events=5_000)
+                result = self.clock.paced.pump(max_events=CATCH_UP_SLICE)
                 if self.data is not None:  # bounds what a crash can take back
                     with contextlib.suppress(errors.ServiceUnavailable):
                         self.data.flush()

@@ -15,6 +15,14 @@ Two kinds, both answered by this module rather than stored:
   events; ``kitlib snapshot save FILE`` and ``Cluster.save_snapshot`` write it to a
   local file, ``kitlib serve --snapshot FILE`` starts from it.
 
+In paced mode, every answer that reports the simulated time (a ``Clock`` read or
+change, a ``ClockAdvance``, a ``Snapshot``) first brings the engine to the paced
+target (``SimClock.catch_up``): the events due by then run, then ``now`` moves
+there. Without it a read would see the time of the pump's last tick, up to
+``MAX_IDLE × speed`` seconds (5 s at speed 20) behind, and a client's
+``sleep(dt)`` would last whole ticks. Stepped mode never catches up, so its
+history stays exactly what the clients' advances make it.
+
 Documented for users in ``docs/embedded-api.md``. A real cluster answers 404
 for this group, which is how ``kitlib.connect`` tells the two apart.
 """
@@ -40,12 +48,15 @@ from kitlib.model import errors, patch
 from kitlib.model.objects import format_time, generated_name
 from kitlib.model.registry import PrinterColumn, ResourceType
 
-__all__ = ["CLOCK", "CLOCK_ADVANCE", "SIM_GROUP", "SNAPSHOT", "SimClock", "sim_kinds"]
+__all__ = ["CATCH_UP_SLICE", "CLOCK", "CLOCK_ADVANCE", "SIM_GROUP", "SNAPSHOT", "SimClock", "sim_kinds"]
 
 SIM_GROUP, SIM_VERSION = "sim.kitlib.io", "v1alpha1"
 CLOCK_NAME = "cluster"
 #: The longest single advance accepted (a guard against typos such as 3e9).
 MAX_ADVANCE = 366 * 24 * 3600.0
+#: Events run per slice when the paced engine catches up (the server's pump, a clock read),
+#: between which the event loop serves other requests and watch streams.
+CATCH_UP_SLICE = 5_000
 
 CLOCK = ResourceType(
     SIM_GROUP, SIM_VERSION, "Clock", "clocks", False, "clock",
@@ -93,6 +104,19 @@ class SimClock:
     @property
     def running(self) -> bool:
         return self.mode == "paced" and not self.paced.paused
+
+    async def catch_up(self) -> None:
+        """In paced mode (running or paused), bring the engine to the paced target: call it
+        before reporting the time. The target is taken once, then reached in slices of
+        ``CATCH_UP_SLICE`` events with the event loop served in between, so a busy engine
+        (behind its target) delays only this answer. Stepped mode: nothing, ever."""
+        if self.mode != "paced":
+            return
+        until = self.paced.target()
+        while not self.paced.catch_up(until, max_events=CATCH_UP_SLICE):
+            await asyncio.sleep(0)
+            if self.mode != "paced":  # switched to stepped meanwhile: stop where it is
+                return
 
     def to_object(self) -> dict[str, Any]:
         engine = self.cluster.engine
@@ -145,6 +169,7 @@ class SimClock:
                                   "or switch it to stepped mode (spec.mode: stepped) to advance "
                                   "it by hand")
         async with self.lock:
+            await self.catch_up()  # paused in paced mode: from the time it was paused at
             engine = self.cluster.engine
             start, before = engine.now, engine.events_processed
             await self._run(seconds)
@@ -155,6 +180,7 @@ class SimClock:
         """A ``Snapshot``: the cluster saved (between two events) in ``status.data``."""
         history = _snapshot_history(body)
         async with self.lock:
+            await self.catch_up()
             engine = self.cluster.engine
             data = dump_snapshot(self.cluster, history=history)
             return {

@@ -7,7 +7,8 @@ design (``now``/``sleep``):
 * **embedded, stepped**: ``sleep(dt)`` advances simulated time by exactly ``dt``
   and returns once every event up to then has run;
 * **embedded, paced**: ``sleep(dt)`` waits ``dt / speed`` wall seconds (until
-  the simulated clock has moved ``dt``).
+  the simulated clock has moved ``dt``); ``now`` is the server's current paced
+  time (it catches its engine up before answering), not its last tick.
 
 Operations (apply, rollout, drain, …) build on this handle and on the official
 client only, so a notebook runs unchanged against either kind of cluster.
@@ -49,6 +50,9 @@ if TYPE_CHECKING:
 __all__ = ["Cluster", "EmbeddedOnlyError", "close_api_client"]
 
 SIM_GROUP, SIM_VERSION, CLOCK_NAME = "sim.kitlib.io", "v1alpha1", "cluster"
+#: The shortest wall sleep of a paced ``sleep`` (a rounding remainder of a simulated second
+#: must not turn into a burst of clock reads).
+_MIN_WALL_SLEEP = 0.005
 
 
 class EmbeddedOnlyError(RuntimeError):
@@ -175,15 +179,22 @@ class Cluster:
         return cast(dict[str, Any], cast(dict[str, Any], result)["status"])
 
     def _paced_sleep(self, seconds: float, clock: dict[str, Any]) -> None:
-        start = float(clock["status"]["seconds"])
-        speed = float(clock["spec"]["speed"])
-        time.sleep(seconds / speed)
-        deadline = time.monotonic() + 5.0 + seconds / speed
-        while self.now() < start + seconds:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the paced clock did not reach {start + seconds:g} s; "
-                                   "is it paused?")
-            time.sleep(min(0.05, seconds / speed / 10 + 0.005))
+        """Sleep the wall time the running clock needs to move ``seconds``, then read it.
+
+        The server brings a paced engine to its target before it answers a clock read, so
+        the read after one wall sleep normally shows the end reached and this makes two
+        reads in all. If the speed changed meanwhile, the rest is slept at the new speed;
+        if the clock was paused or set to stepped, the rest is advanced by hand, as ``sleep``
+        does on such a clock. No polling: every wall sleep is the time still needed.
+        """
+        end = float(clock["status"]["seconds"]) + seconds
+        while (remaining := end - float(clock["status"]["seconds"])) > 0:
+            spec = clock["spec"]
+            if spec["mode"] == "stepped" or spec["paused"]:
+                self.advance(remaining)
+                return
+            time.sleep(max(remaining / float(spec["speed"]), _MIN_WALL_SLEEP))
+            clock = self.clock()
 
     def set_clock(self, *, mode: str | None = None, speed: float | None = None,
                   paused: bool | None = None) -> dict[str, Any]:

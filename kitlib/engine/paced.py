@@ -8,7 +8,10 @@ time never jumps.
 
 ``pump`` runs every event due up to the target (bounded by ``max_events`` so a
 caller can stay responsive) and says how long, in wall seconds, it may sleep
-before the next event is due.
+before the next event is due. Between two pumps ``engine.now`` stands still (up
+to ``MAX_IDLE × speed`` simulated seconds behind the target), so whoever reports
+the time to a client first calls ``catch_up``: it runs the events due by the
+target and then moves ``now`` to it, so a clock read is never stale.
 """
 
 from __future__ import annotations
@@ -82,6 +85,24 @@ class PacedClock:
     def _reanchor(self) -> None:
         self._anchor_sim = max(self.engine.now, self.target())
         self._anchor_wall = self._wall()
+
+    def catch_up(self, until: float | None = None, *, max_events: int | None = 10_000) -> bool:
+        """Run the events due by ``until`` and end ``now`` exactly there; True once it is.
+
+        ``until`` defaults to ``target()``; a caller that catches up in slices (to stay
+        responsive) takes ``target()`` once and passes it to every slice, so that a busy
+        engine still finishes. It is capped at ``target()``: time never runs ahead of the
+        wall clock. ``Engine.run(until)`` runs every event up to and including ``until``
+        before moving ``now`` there, and after ``max_events`` it stops with ``now`` at the
+        last event run (False): ``now`` never passes an event that has not run. Nothing
+        happens when ``now`` is already there (zero-time work due at ``now`` is left to
+        the pump).
+        """
+        target = self.target()
+        until = target if until is None else min(until, target)
+        if until > self.engine.now:
+            self.engine.run(until, max_events=max_events)
+        return self.engine.now >= until
 
     def pump(self, *, max_events: int | None = 10_000) -> PumpResult:
         target = self.target()
