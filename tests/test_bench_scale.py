@@ -112,3 +112,12 @@ def test_a_size_that_cannot_fit_in_memory_fails_at_once_saying_what_to_run() -> 
     with pytest.raises(BenchmarkFailed, match=scale_common.SCALE_ENV):
         scale_common.check_memory("cluster_scale", {"pods": pods})
     scale_common.check_memory("cluster_scale", {"pods": 10})
+
+
+def test_the_tree_comparison_driver_converges_and_reports_what_it_measured() -> None:
+    from benchmarks.compare_trees import drive
+
+    result = drive(20)
+    assert result["pods"] == 20 and result["events"] > 20
+    assert result["create_sim"] > 0 and result["rollout_sim"] > 0
+    assert result["create_cpu"] > 0 and result["rollout_cpu"] > 0 and result["peak_rss_mb"] > 0
