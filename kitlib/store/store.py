@@ -202,16 +202,14 @@ class _Table:
         found = [value for value in map(stored.get, names) if value is not None]
         return [orjson.loads(v) for v in found] if self.json_only else found
 
-    def put(self, key: ObjKey, obj: dict[str, Any], raw: bytes | None) -> bool:
-        """Store ``obj`` (``raw``, its JSON, for a JSON-only table); True if it is new."""
+    def put(self, key: ObjKey, obj: dict[str, Any], raw: bytes | None) -> None:
+        """Store ``obj`` (``raw``, its JSON if known, for a JSON-only table)."""
         names = self.by_ns.setdefault(key[0], {})
-        added = key[1] not in names
-        names[key[1]] = (raw if raw is not None else dumps_exact(obj)) if self.json_only \
-            else obj
-        if added:
+        if key[1] not in names:
             self.count += 1
             self._sorted = None
-        return added
+        names[key[1]] = (raw if raw is not None else dumps_exact(obj)) if self.json_only \
+            else obj
 
     def remove(self, key: ObjKey) -> None:
         names = self.by_ns.get(key[0], {})
@@ -399,7 +397,8 @@ class Store:
         return table
 
     def peek(self, rt_key: str, namespace: str, name: str) -> dict[str, Any] | None:
-        """The stored object or None (shared and read-only)."""
+        """The stored object or None (shared and read-only; for a kind in
+        ``StoreSettings.json_kinds``, a private copy decoded from its JSON)."""
         table = self._tables.get(rt_key)
         return None if table is None else table.get(namespace, name)
 
@@ -424,13 +423,6 @@ class Store:
             out.append(event.raw if event is not None and event._obj is obj
                        else orjson.dumps(obj))
         return out
-        latest = self._latest
-        for obj in objs:
-            meta = obj["metadata"]
-            event = latest.get((rt_key, meta.get("namespace", ""), meta["name"]))
-            out.append(event.raw if event is not None and event._obj is obj
-                       else orjson.dumps(obj))
-        return out
 
     def count(self, rt_key: str, namespace: str | None = None) -> int:
         table = self._tables.get(rt_key)
@@ -441,7 +433,7 @@ class Store:
         return len(table.by_ns.get(namespace, {}))
 
     def iter_objects(self, rt_key: str, namespace: str | None = None) -> Iterator[dict[str, Any]]:
-        """Every stored object of a kind (unordered, shared and read-only)."""
+        """Every stored object of a kind (unordered; shared and read-only, as ``peek``)."""
         table = self._tables.get(rt_key)
         if table is not None:
             yield from table.values(namespace)
