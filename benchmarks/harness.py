@@ -113,4 +113,4 @@ def wait_ready(child: subprocess.Popen[str], *, timeout: float) -> None:
     reader.start()
     reader.join(timeout)
     check(line and line[0].strip() == "ready",
-          f"a watcher process did not get ready: {line!r} (exit code {child.poll()})")
+          f"a client process did not get ready: {line!r} (exit code {child.poll()})")

@@ -36,7 +36,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -46,7 +45,7 @@ import orjson
 import psutil
 
 from benchmarks import BenchmarkFailed, Row
-from benchmarks.harness import ROOT
+from benchmarks.harness import ROOT, wait_ready
 from benchmarks.load_client import DEPLOYMENT, Connection
 
 __all__ = ["LoadPlan", "LoadResult", "check_stream", "percentiles", "run", "run_load"]
@@ -275,10 +274,7 @@ class _Clients:
 
     def wait_ready(self, timeout: float = 60) -> None:
         for child in self.children:
-            line = _read_line(child, timeout)
-            if line.strip() != "ready":
-                raise BenchmarkFailed(f"a client process did not get ready: {line!r} "
-                                      f"(exit code {child.poll()})")
+            wait_ready(child, timeout=timeout)
 
     def send(self, line: str) -> None:
         for child in self.children:
@@ -302,19 +298,6 @@ class _Clients:
             for pipe in (child.stdin, child.stdout):
                 if pipe is not None:
                     pipe.close()
-
-
-def _read_line(child: subprocess.Popen[str], timeout: float) -> str:
-    line: list[str] = []
-
-    def read() -> None:
-        assert child.stdout is not None
-        line.append(child.stdout.readline())
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    reader.join(timeout)
-    return line[0] if line else ""
 
 
 def _split(n: int, parts: int) -> list[list[int]]:

@@ -16,37 +16,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
-import time
 
-import orjson
 from kubernetes import config as kube_config
 
-from benchmarks.watch_client import TIMEOUT, RawWatcher
-
-
-class SentinelWatcher(RawWatcher):
-    def read_until(self, sentinel: str) -> None:
-        buffer = b""
-        loads = orjson.loads
-        for chunk in self.response.stream(None, decode_content=False):
-            arrived = time.monotonic()
-            lines = (buffer + chunk).split(b"\n")
-            buffer = lines.pop()
-            done = False
-            for line in lines:
-                if not line:
-                    continue
-                event = loads(line)
-                meta = event["object"]["metadata"]
-                self.events.append((event["type"], int(meta["resourceVersion"])))
-                done = done or (event["type"] == "ADDED" and meta.get("name") == sentinel)
-            if self.events and not self.first:
-                self.first = arrived
-            self.last = time.monotonic()
-            if done:
-                break
-        self.response.release_conn()
+from benchmarks.watch_client import TIMEOUT, RawWatcher, run_watchers
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,29 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     api_client = kube_config.new_client_from_config(config_file=args.kubeconfig)
     api_client.rest_client.pool_manager.connection_pool_kw["maxsize"] = args.watchers + 1
-    watchers = [SentinelWatcher(api_client, args.path, args.rv) for _ in range(args.watchers)]
-    errors: list[str] = []
-
-    def read(w: SentinelWatcher) -> None:
-        try:
-            w.read_until(args.sentinel)
-        except Exception as exc:  # reported to the parent, which fails loudly
-            errors.append(f"{type(exc).__name__}: {exc}")
-
-    threads = [threading.Thread(target=read, args=(w,), daemon=True) for w in watchers]
-    print("ready", flush=True)
-    for t in threads:
-        t.start()
-    deadline = time.monotonic() + args.timeout
-    for t in threads:
-        t.join(max(0.0, deadline - time.monotonic()))
-    if any(t.is_alive() for t in threads):
-        errors.append(f"a watcher was still reading after {args.timeout} s")
-    result = {"errors": errors, "cpu": time.process_time(),
-              "watchers": [{"first": w.first, "last": w.last, "events": w.events}
-                           for w in watchers]}
-    with open(args.out, "wb") as handle:
-        handle.write(orjson.dumps(result))
+    watchers = [RawWatcher(api_client, args.path, args.rv) for _ in range(args.watchers)]
+    run_watchers(watchers, lambda w: w.read(sentinel=args.sentinel), out=args.out,
+                 timeout=args.timeout)
     return 0
 
 

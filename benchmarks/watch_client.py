@@ -23,6 +23,7 @@ import argparse
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -47,7 +48,9 @@ class RawWatcher:
         self.events: list[tuple[str, int]] = []
         self.first = self.last = 0.0
 
-    def read(self, expected: int) -> None:
+    def read(self, expected: int | None = None, *, sentinel: str | None = None) -> None:
+        """Read until ``expected`` events arrived, or the ``ADDED`` event of the object named
+        ``sentinel``, parsing each event fully."""
         buffer = b""
         events = self.events
         loads = orjson.loads
@@ -55,18 +58,21 @@ class RawWatcher:
             arrived = time.monotonic()
             lines = (buffer + chunk).split(b"\n")
             buffer = lines.pop()
+            done = False
             for line in lines:
                 if not line:
                     continue
                 event = loads(line)
-                events.append((event["type"],
-                               int(event["object"]["metadata"]["resourceVersion"])))
+                meta = event["object"]["metadata"]
+                events.append((event["type"], int(meta["resourceVersion"])))
+                done = done or (event["type"] == "ADDED" and sentinel is not None
+                                and meta.get("name") == sentinel)
             if events:
                 # first: the first event's bytes arrived; last: the last event is parsed
                 if not self.first:
                     self.first = arrived
                 self.last = time.monotonic()
-            if len(events) >= expected:
+            if done or (expected is not None and len(events) >= expected):
                 break
         self.response.release_conn()
 
@@ -95,6 +101,39 @@ class OfficialWatcher:
                 break
 
 
+def run_watchers(watchers: list[Any], read: Callable[[Any], None], *, out: str,
+                 timeout: float, ready_after_start: bool = False) -> None:
+    """Run ``read`` for every watcher in a thread of its own, print ``ready`` (before the
+    reads start, or after for watchers that open their request on the first read), wait up
+    to ``timeout`` wall seconds, and write the JSON result to ``out``: errors, this
+    process's CPU seconds, and per watcher its first/last times and its events."""
+    errors: list[str] = []
+
+    def run(w: Any) -> None:
+        try:
+            read(w)
+        except Exception as exc:  # reported to the parent, which fails loudly
+            errors.append(f"{type(exc).__name__}: {exc}")
+
+    threads = [threading.Thread(target=run, args=(w,), daemon=True) for w in watchers]
+    if not ready_after_start:
+        print("ready", flush=True)
+    for t in threads:
+        t.start()
+    if ready_after_start:
+        print("ready", flush=True)
+    deadline = time.monotonic() + timeout
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    if any(t.is_alive() for t in threads):
+        errors.append(f"a watcher was still reading after {timeout} s")
+    result = {"errors": errors, "cpu": time.process_time(),
+              "watchers": [{"first": w.first, "last": w.last, "events": w.events}
+                           for w in watchers]}
+    with open(out, "wb") as handle:
+        handle.write(orjson.dumps(result))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("kubeconfig")
@@ -114,30 +153,8 @@ def main(argv: list[str] | None = None) -> int:
                     for _ in range(args.watchers)]
     else:
         watchers = [RawWatcher(api_client, args.path, args.rv) for _ in range(args.watchers)]
-    errors: list[str] = []
-
-    def read(w: Any) -> None:
-        try:
-            w.read(args.expected)
-        except Exception as exc:  # reported to the parent, which fails loudly
-            errors.append(f"{type(exc).__name__}: {exc}")
-
-    threads = [threading.Thread(target=read, args=(w,), daemon=True) for w in watchers]
-    if not args.official:
-        print("ready", flush=True)
-    for t in threads:
-        t.start()
-    if args.official:
-        print("ready", flush=True)  # Watch.stream opens its request lazily, on first read
-    for t in threads:
-        t.join(TIMEOUT)
-    if any(t.is_alive() for t in threads):
-        errors.append(f"a watcher was still reading after {TIMEOUT} s")
-    result = {"errors": errors,
-              "watchers": [{"first": w.first, "last": w.last, "events": w.events}
-                           for w in watchers]}
-    with open(args.out, "wb") as handle:
-        handle.write(orjson.dumps(result))
+    run_watchers(watchers, lambda w: w.read(args.expected), out=args.out, timeout=TIMEOUT,
+                 ready_after_start=args.official)  # Watch.stream opens its request lazily
     return 0
 
 

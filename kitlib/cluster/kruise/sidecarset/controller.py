@@ -29,7 +29,8 @@ skipped and tried again on a later reconcile.
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 import orjson
 
@@ -98,16 +99,21 @@ class SidecarSetController:
                                           busy=self._busy)
         #: pods each SidecarSet's last reconcile walked (its busy window, ``Runner``)
         self._walked: dict[str, int] = {}
-        #: per SidecarSet: (pod object, spec token, is_matched) per candidate pod
-        self._matched: dict[str, dict[tuple[str, str], tuple[Obj, Any, bool]]] = {}
-        #: per SidecarSet: (pod object, spec token, its PodState) per pod (``_pod_states``)
-        self._states: dict[str, dict[tuple[str, str], tuple[Obj, Any, PodState]]] = {}
+        #: per SidecarSet: is_matched of each candidate pod (``matched_pods``)
+        self._matched: _PerPod[bool] = _PerPod()
+        #: per SidecarSet: the PodState of each matched pod (``_pod_states``)
+        self._states: _PerPod[PodState] = _PerPod()
         ctx.store.subscribe(SIDECARSETS, self._observe_sidecarset)
         ctx.store.subscribe("pods", self._observe_pod)
 
     def _observe_sidecarset(self, event: WatchEvent) -> None:
-        if event.type != "DELETED":
-            self.runner.enqueue(event.obj["metadata"]["name"])
+        name = event.obj["metadata"]["name"]
+        if event.type == "DELETED":
+            self._matched.forget(name)
+            self._states.forget(name)
+            self._walked.pop(name, None)
+        else:
+            self.runner.enqueue(name)
 
     def _observe_pod(self, event: WatchEvent) -> None:
         names = set(injected_into(event.obj))
@@ -143,24 +149,11 @@ class SidecarSetController:
         return None
 
     def _pod_states(self, ss: Obj, pods: list[Obj]) -> list[PodState]:
-        """``pod_state`` of each pod, memoized per stored pod object and SidecarSet spec:
-        the store replaces an object on every write and never mutates one, so a pod whose
-        object is the same as at the last reconcile has the same state."""
+        """``pod_state`` of each pod, memoized per stored pod object and SidecarSet spec."""
         token = (ss["metadata"].get("generation"), hash_of(ss), hash_without_image_of(ss),
                  ss["metadata"].get("uid"))
-        memo = self._states.setdefault(ss["metadata"]["name"], {})
-        fresh: dict[tuple[str, str], tuple[Obj, Any, PodState]] = {}
-        states = []
-        for pod in pods:
-            meta = pod["metadata"]
-            key = (meta.get("namespace", ""), meta["name"])
-            found = memo.get(key)
-            if found is None or found[0] is not pod or found[1] != token:
-                found = (pod, token, pod_state(ss, pod))
-            fresh[key] = found
-            states.append(found[2])
-        self._states[ss["metadata"]["name"]] = fresh
-        return states
+        return self._states.values(ss["metadata"]["name"], token, pods,
+                                   lambda pod: pod_state(ss, pod))
 
     def _busy(self, name: str) -> float:
         return self._walked.get(name, 0) * self.ctx.settings.reconcile_seconds_per_object
@@ -171,20 +164,9 @@ class SidecarSetController:
         candidates = self.store.select("pods", namespace=spec.get("namespace") or None,
                                        labels=selector)
         token = (ss["metadata"].get("generation"), ss["metadata"].get("uid"))
-        memo = self._matched.setdefault(ss["metadata"]["name"], {})
-        fresh: dict[tuple[str, str], tuple[Obj, Any, bool]] = {}
-        matched = []
-        for pod in candidates:  # is_matched per stored pod object and spec, as _pod_states
-            meta = pod["metadata"]
-            key = (meta.get("namespace", ""), meta["name"])
-            found = memo.get(key)
-            if found is None or found[0] is not pod or found[1] != token:
-                found = (pod, token, is_matched(ss, pod))
-            fresh[key] = found
-            if found[2]:
-                matched.append(pod)
-        self._matched[ss["metadata"]["name"]] = fresh
-        return matched
+        matches = self._matched.values(ss["metadata"]["name"], token, candidates,
+                                       lambda pod: is_matched(ss, pod))
+        return [pod for pod, match in zip(candidates, matches, strict=True) if match]
 
     def _write_status(self, ss: Obj, states: list[PodState], revision: str) -> None:
         ready = [s.consistent and s.ready for s in states]
@@ -361,3 +343,35 @@ def _owner(ss: Obj) -> Obj:
     return {"apiVersion": "apps.kruise.io/v1alpha1", "kind": "SidecarSet",
             "name": ss["metadata"]["name"], "uid": ss["metadata"]["uid"],
             "controller": True, "blockOwnerDeletion": True}
+
+
+_T = TypeVar("_T")
+
+
+class _PerPod(Generic[_T]):
+    """A value computed per pod for each SidecarSet, kept while the stored pod object and
+    the SidecarSet's token (the parts of its spec the value depends on) stay the same: the
+    store replaces an object on every write and never mutates one, so the same object
+    gives the same value. Pods not in the last call are dropped."""
+
+    def __init__(self) -> None:
+        self._by_set: dict[str, dict[tuple[str, str], tuple[Obj, Any, _T]]] = {}
+
+    def values(self, name: str, token: Any, pods: list[Obj],
+               compute: Callable[[Obj], _T]) -> list[_T]:
+        memo = self._by_set.get(name, {})
+        fresh: dict[tuple[str, str], tuple[Obj, Any, _T]] = {}
+        out = []
+        for pod in pods:
+            meta = pod["metadata"]
+            key = (meta.get("namespace", ""), meta["name"])
+            found = memo.get(key)
+            if found is None or found[0] is not pod or found[1] != token:
+                found = (pod, token, compute(pod))
+            fresh[key] = found
+            out.append(found[2])
+        self._by_set[name] = fresh
+        return out
+
+    def forget(self, name: str) -> None:
+        self._by_set.pop(name, None)
